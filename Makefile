@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make run` (the platform with demo data) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test test-unit lint worker bench system-deps clean
+
+$(VENV)/.installed: setup.cfg constraints.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+run: $(VENV)/.installed
+	FLOWDESK_DEMO=1 $(FLASK) db upgrade
+	FLOWDESK_DEMO=1 $(FLASK) flowdesk seed-demo
+	FLOWDESK_DEMO=1 $(FLASK) flowdesk serve --host $(HOST) --port $(PORT)
+
+system-deps:
+	@command -v redis-server >/dev/null || { \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q redis-server; }
+
+test: $(VENV)/.installed system-deps
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest -q --durations=5
+
+test-unit: $(VENV)/.installed
+	$(PY) -m pytest -q tests/unit
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+worker: $(VENV)/.installed
+	$(PY) -m workers
+
+bench: $(VENV)/.installed
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) instance

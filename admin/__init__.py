@@ -1,0 +1,1 @@
+"""Server-rendered web pages (portal, inbox, designer, console); built in the web issue."""

@@ -1,0 +1,1 @@
+"""The JSON API: create_app(), blueprints under /api/v1, problem+json errors."""

@@ -1,0 +1,84 @@
+"""Requests (process instances): start, list, read with history, cancel."""
+
+from types import SimpleNamespace
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from api.auth import current_user
+from api.forms import load_form_data
+from api.schemas import (
+    CancelSchema,
+    InstanceDetailSchema,
+    InstanceListArgs,
+    InstancePageSchema,
+    StartInstanceSchema,
+)
+from engine import access, queries, service, versions
+
+blp = Blueprint("instances", __name__, url_prefix="/api/v1/instances", description="Requests")
+
+
+def dispatcher():
+    return current_app.extensions["flowdesk"].dispatch
+
+
+def detail(instance) -> SimpleNamespace:
+    """The instance with its open tasks, history and business data, for InstanceDetailSchema."""
+    return SimpleNamespace(
+        **{column.key: getattr(instance, column.key) for column in instance.__table__.columns},
+        process_version=instance.process_version,
+        requested_by=instance.requested_by,
+        open_tasks=queries.open_tasks(instance.id),
+        events=queries.events(instance.id),
+        data=queries.instance_data(instance),
+    )
+
+
+@blp.post("")
+@blp.arguments(StartInstanceSchema)
+@blp.response(201, InstanceDetailSchema)
+def start(args):
+    """Start a request of an offering with its start form's data."""
+    version = versions.latest(args["offering"])
+    data = load_form_data(version, version.meta.get("start_form"), args["data"])
+    instance = service.start_instance(
+        args["offering"],
+        data,
+        user=current_user(),
+        dispatch=dispatcher(),
+        title=args.get("title"),
+        business_key=args.get("business_key"),
+    )
+    return detail(instance), 201, {"Location": f"/api/v1/instances/{instance.id}"}
+
+
+@blp.get("")
+@blp.arguments(InstanceListArgs, location="query")
+@blp.response(200, InstancePageSchema)
+def list_instances(args):
+    """List my requests (scope=mine) or everyone's (scope=all, agents), newest first."""
+    query = access.instances_query(
+        current_user(),
+        scope=args["scope"],
+        status=args.get("status"),
+        offering=args.get("offering"),
+    )
+    items, total = queries.page(query, args["page"], args["page_size"])
+    return {"items": items, "total": total, "page": args["page"], "page_size": args["page_size"]}
+
+
+@blp.get("/<int:instance_id>")
+@blp.response(200, InstanceDetailSchema)
+def get_instance(instance_id):
+    """One request with its open tasks, data and history."""
+    return detail(access.visible_instance(current_user(), instance_id))
+
+
+@blp.post("/<int:instance_id>/cancel")
+@blp.arguments(CancelSchema)
+@blp.response(200, InstanceDetailSchema)
+def cancel(args, instance_id):
+    """Cancel a request that is not finished yet."""
+    instance = service.cancel_instance(instance_id, user=current_user(), reason=args["reason"])
+    return detail(instance)

@@ -1,0 +1,45 @@
+"""The platform's exception hierarchy: every error raised on purpose is a PlatformError."""
+
+
+class PlatformError(Exception):
+    """Base for every error the platform raises on purpose."""
+
+    code = "platform_error"  # stable slug; clients branch on it
+
+    def __init__(self, detail: str, **extra):
+        super().__init__(detail)
+        self.detail, self.extra = detail, extra  # extra: JSON-safe context (bpmn_id, errors...)
+
+
+class NotFound(PlatformError):
+    code = "not_found"
+
+
+class Forbidden(PlatformError):
+    code = "forbidden"  # authenticated, but not allowed to act on this object
+
+
+class Unauthorized(PlatformError):
+    code = "unauthorized"  # no or unknown credentials
+
+
+class Conflict(PlatformError):
+    code = "conflict"  # task closed, claimed by someone else, stale version, bad status
+
+
+class InvalidInput(PlatformError):
+    code = "invalid_input"  # extra["errors"] = {field: [messages]}
+
+
+class InvalidProcess(PlatformError):
+    code = (
+        "invalid_process"  # BPMN parse/validation: extra["problems"] = [{file, line, id, message}]
+    )
+
+
+class ProcessFailed(PlatformError):
+    code = "process_failed"  # script/gateway/operation: bpmn_id, trace
+
+
+class Unavailable(PlatformError):
+    code = "unavailable"  # transient; workers retry

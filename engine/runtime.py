@@ -1,0 +1,305 @@
+"""Pure functions on a workflow: start, run, complete steps, read its state. No Flask, no DB.
+
+This module and specs/serializer/scripting are the only places that see SpiffWorkflow objects;
+everything they hand out is plain data (dataclasses, dicts, strings).
+"""
+
+import enum
+import re
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
+from SpiffWorkflow.util.task import TaskState
+
+from engine.errors import Conflict, InvalidInput, NotFound, ProcessFailed
+from engine.scripting import RestrictedScriptEngine
+from engine.specs import ExternalServiceTask
+
+SCRIPT_ENGINE = RestrictedScriptEngine()
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+class InstanceStatus(enum.StrEnum):
+    RUNNING = "running"  # a job will advance it
+    USER_INPUT_REQUIRED = "user_input_required"
+    WAITING = "waiting"  # timer or message
+    COMPLETE = "complete"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class OpenStep:
+    """A READY user or manual task, as the inbox projection needs it."""
+
+    task_id: str
+    bpmn_id: str
+    name: str
+    lane: str | None
+    candidate_group: str | None
+    form_key: str | None
+    instructions: str | None
+    due_in: str | None
+
+
+@dataclass(frozen=True)
+class PendingJob:
+    """A STARTED service task whose operation has not been handed to a worker yet."""
+
+    task_id: str
+    bpmn_id: str
+    operation: str
+    params: dict
+
+
+def new_workflow(spec, subprocess_specs: dict, data: dict) -> BpmnWorkflow:
+    """Create a workflow with `data` on its start task; nothing runs yet."""
+    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=SCRIPT_ENGINE)
+    workflow.get_next_task(state=TaskState.READY).data.update(data)
+    return workflow
+
+
+def start(spec, subprocess_specs: dict, data: dict) -> BpmnWorkflow:
+    """Create a workflow with `data` on its start task, and run it until it blocks."""
+    workflow = new_workflow(spec, subprocess_specs, data)
+    run_until_blocked(workflow)
+    return workflow
+
+
+def run_until_blocked(workflow: BpmnWorkflow) -> None:
+    """Run engine steps until the instance needs a person, a worker, a timer, or is done.
+
+    Raises:
+        ProcessFailed: a script, condition or expression failed; the step is left in ERROR.
+    """
+    try:
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+    except WorkflowTaskException as exc:
+        raise _process_failed(exc) from exc
+    except SpiffWorkflowException as exc:
+        raise ProcessFailed(f"engine error: {exc}") from exc
+
+
+def _process_failed(exc: WorkflowTaskException) -> ProcessFailed:
+    spec = exc.task_spec or (exc.task.task_spec if exc.task else None)
+    bpmn_id = getattr(spec, "bpmn_id", None)
+    detail = str(exc).split("\n")[0]
+    return ProcessFailed(
+        f"step '{bpmn_id}' failed: {detail}",
+        bpmn_id=bpmn_id,
+        error_type=getattr(exc, "error_type", None) or type(exc.__cause__).__name__,
+        line=getattr(exc, "line_number", None) or None,
+        task_trace=WorkflowTaskException.get_task_trace(exc.task) if exc.task else [],
+    )
+
+
+def open_steps(workflow: BpmnWorkflow) -> list[OpenStep]:
+    """Return every READY user/manual task, with its candidate group resolved."""
+    steps = []
+    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        spec = task.task_spec
+        props = spec.extensions.get("properties", {})
+        steps.append(
+            OpenStep(
+                task_id=str(task.id),
+                bpmn_id=spec.bpmn_id,
+                name=spec.bpmn_name or spec.bpmn_id,
+                lane=spec.lane,
+                candidate_group=_candidate_group(task, props),
+                form_key=props.get("form") or None,
+                instructions=spec.extensions.get("instructionsForEndUser"),
+                due_in=props.get("due_in"),
+            )
+        )
+    return steps
+
+
+def _candidate_group(task, props: dict) -> str | None:
+    if props.get("candidate_group"):
+        return props["candidate_group"]
+    if props.get("candidate_group_expression"):
+        try:
+            group = task.workflow.script_engine.evaluate(task, props["candidate_group_expression"])
+        except WorkflowTaskException as exc:
+            raise _process_failed(exc) from exc
+        return str(group)
+    lane = task.task_spec.lane
+    return _SLUG.sub("_", lane.lower()).strip("_") if lane else None
+
+
+def complete_step(workflow: BpmnWorkflow, task_id: str, data: dict) -> None:
+    """Complete a READY user/manual task with validated form data, then run on.
+
+    Raises:
+        NotFound: no such task in this instance.
+        Conflict: the task is not an open user step (already done, cancelled, not manual).
+    """
+    task = _task(workflow, task_id)
+    if task.state != TaskState.READY or not task.task_spec.manual:
+        state = TaskState.get_name(task.state).lower()
+        raise Conflict(f"step {task_id} is not open (it is {state})")
+    task.data.update(data)
+    task.run()
+    run_until_blocked(workflow)
+
+
+def _task(workflow: BpmnWorkflow, task_id: str):
+    try:
+        return workflow.get_task_from_id(UUID(str(task_id)))
+    except (TaskNotFoundException, ValueError) as exc:
+        raise NotFound(f"step {task_id}") from exc
+
+
+def pending_jobs(workflow: BpmnWorkflow) -> list[PendingJob]:
+    """Return service tasks waiting to be handed to a worker, and mark them handed over."""
+    jobs = []
+    for task in workflow.get_tasks(state=TaskState.STARTED, spec_class=ExternalServiceTask):
+        job = task.internal_data.get("job", {})
+        if job.get("status") == "pending":
+            job["status"] = "queued"
+            jobs.append(
+                PendingJob(str(task.id), task.task_spec.bpmn_id, job["operation"], job["params"])
+            )
+    return jobs
+
+
+def complete_service_step(workflow: BpmnWorkflow, task_id: str, result) -> bool:
+    """Store a worker's result on its STARTED service task and run on.
+
+    Returns False (and changes nothing) when the step is no longer waiting for that result, so
+    duplicate or late deliveries are harmless.
+    """
+    task = _task(workflow, task_id)
+    if task.state != TaskState.STARTED or not isinstance(task.task_spec, ExternalServiceTask):
+        return False
+    task.data[task.task_spec.result_variable] = result
+    task.internal_data["job"]["status"] = "done"
+    task.complete()
+    run_until_blocked(workflow)
+    return True
+
+
+def fail_service_step(workflow: BpmnWorkflow, task_id: str, error: str) -> bool:
+    """Put a STARTED service task in ERROR after its operation failed for good."""
+    task = _task(workflow, task_id)
+    if task.state != TaskState.STARTED:
+        return False
+    task.internal_data["job"]["status"] = "failed"
+    task.internal_data["job"]["error"] = error[:2000]
+    task.error()
+    return True
+
+
+def fire_timers(workflow: BpmnWorkflow) -> list[str]:
+    """Let due timers fire and run on; return the BPMN ids of the timers that fired.
+
+    The library only checks timers when asked (refresh_timers), which run_until_blocked does.
+    """
+    waiting = {t.id for t in workflow.get_tasks(state=TaskState.WAITING)}
+    run_until_blocked(workflow)
+    return [
+        t.task_spec.bpmn_id
+        for t in workflow.get_tasks(state=TaskState.COMPLETED)
+        if t.id in waiting
+        and isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
+    ]
+
+
+def cancel(workflow: BpmnWorkflow) -> None:
+    """Cancel every unfinished task."""
+    workflow.cancel()
+
+
+def status_of(workflow: BpmnWorkflow) -> InstanceStatus:
+    """Derive the instance status from the task tree."""
+    if workflow.is_completed():
+        return InstanceStatus.COMPLETE
+    if workflow.get_tasks(state=TaskState.ERROR):
+        return InstanceStatus.ERROR
+    if workflow.get_tasks(state=TaskState.READY, manual=True):
+        return InstanceStatus.USER_INPUT_REQUIRED
+    if workflow.get_tasks(state=TaskState.STARTED, spec_class=ExternalServiceTask):
+        return InstanceStatus.RUNNING
+    if workflow.get_tasks(state=TaskState.READY):
+        return InstanceStatus.RUNNING
+    return InstanceStatus.WAITING
+
+
+def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
+    """Return when the earliest waiting timer falls due (UTC), or None."""
+    due = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        value = task.internal_data.get("event_value")
+        if isinstance(value, str):
+            try:
+                due.append(TimerEventDefinition.parse_time_or_duration(value))
+            except (ValueError, TypeError):
+                continue
+        elif isinstance(value, dict) and value.get("cycles") != 0 and value.get("next"):
+            due.append(datetime.fromisoformat(value["next"]))
+    if not due:
+        return None
+    return min(d if d.tzinfo else d.replace(tzinfo=UTC) for d in due).astimezone(UTC)
+
+
+def due_after(start: datetime, iso_duration: str | None) -> datetime | None:
+    """Return `start` plus an ISO 8601 duration (a step's `due_in`), or None without one."""
+    if not iso_duration:
+        return None
+    try:
+        parsed = TimerEventDefinition.parse_iso_duration(iso_duration)
+        return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def outcome(workflow: BpmnWorkflow) -> str | None:
+    """Return the name (or id) of the end event a completed instance finished on."""
+    if not workflow.is_completed():
+        return None
+    ends = [
+        t
+        for t in workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent)
+        if t.workflow is workflow
+    ]
+    if not ends:
+        return None
+    last = max(ends, key=lambda t: t.last_state_change)
+    return last.task_spec.bpmn_name or last.task_spec.bpmn_id
+
+
+def data(workflow: BpmnWorkflow) -> dict:
+    """Return the instance's business data: the end data when done, else the merged task data."""
+    if workflow.is_completed():
+        return dict(workflow.data)
+    merged = {}
+    for task in workflow.get_tasks(state=TaskState.COMPLETED):
+        merged.update(task.data)
+    return {k: v for k, v in merged.items() if not k.startswith("spiff__")}
+
+
+def validate_data_keys(data: dict) -> None:
+    """Refuse form data keys that would shadow script helpers or internals.
+
+    Raises:
+        InvalidInput: a key is reserved.
+    """
+    reserved = set(SCRIPT_ENGINE.environment.globals) | {"open_steps"}
+    bad = sorted(k for k in data if k in reserved or k.startswith("_") or k.startswith("spiff__"))
+    if bad:
+        raise InvalidInput(
+            "The form uses reserved field names.", errors={k: ["Reserved name."] for k in bad}
+        )
+
+
+def format_exception(exc: BaseException) -> str:
+    """Return a short traceback for the audit trail (no task data)."""
+    return "".join(traceback.format_exception(exc, limit=8))[-4000:]

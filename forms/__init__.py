@@ -1,0 +1,1 @@
+"""Form registry: JSON-Schema form definitions as data, server-side validation, rendering."""

@@ -1,0 +1,1 @@
+"""Automated work: RQ job functions, the operations behind service tasks, and dispatch."""
