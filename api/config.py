@@ -12,7 +12,9 @@ DEFAULTS = {
     "QUEUE_NAME": "flowdesk",
     "PROCESSES_DIR": str(ROOT / "processes"),
     "TIMER_POLL_SECONDS": 1.0,
-    "JOB_MAX_ATTEMPTS": 4,
+    "JOB_MAX_ATTEMPTS": 4,  # attempts of a transiently failing operation before the step fails
+    "RETRY_INTERVALS": [10, 60, 300],  # seconds between attempts (the last one repeats)
+    "JOB_STALE_SECONDS": 600,  # a queued job untouched this long is re-sent (lost wake-up)
     "HTTP_TIMEOUT": 10,
     "SMTP_HOST": "",
     "SMTP_PORT": 25,

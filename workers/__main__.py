@@ -22,7 +22,7 @@ log = logging.getLogger("workers")
 def _poll_forever(app, dispatch, interval: float) -> None:
     while True:
         try:
-            poll(app, dispatch, wake_inline=True)
+            poll(app, dispatch)
         except Exception:  # noqa: BLE001 - the CLI-level guard: log and keep polling
             log.exception("poller error")
         time.sleep(interval)

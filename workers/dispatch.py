@@ -19,7 +19,6 @@ from workers import jobs
 from workers.operations import OPERATIONS
 
 log = logging.getLogger(__name__)
-RETRY_INTERVALS = (10, 60, 300)  # seconds between attempts of a transiently failing job
 OPERATION_NAMES = frozenset(OPERATIONS)
 
 
@@ -36,11 +35,15 @@ class RecordingDispatcher:
 class RQDispatcher:
     """Enqueue one RQ job per job row, with retries and backoff left to RQ."""
 
-    def __init__(self, redis_url: str, queue_name: str = "flowdesk"):
+    def __init__(
+        self, redis_url: str, queue_name: str, retry_intervals: list[int], max_attempts: int
+    ):
         from redis import Redis
         from rq import Queue
 
         self.queue = Queue(queue_name, connection=Redis.from_url(redis_url))
+        self.retry_intervals = [int(i) for i in retry_intervals]
+        self.max_retries = max(int(max_attempts) - 1, 0)
 
     def __call__(self, job_ids: list[int]) -> None:
         from redis.exceptions import RedisError
@@ -52,7 +55,9 @@ class RQDispatcher:
                     "workers.jobs.run_job",
                     job_id,
                     job_id=f"flowdesk-job-{job_id}",
-                    retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+                    retry=Retry(max=self.max_retries, interval=self.retry_intervals)
+                    if self.max_retries
+                    else None,
                     result_ttl=3600,
                     failure_ttl=7 * 86400,
                 )
@@ -100,7 +105,7 @@ class InlineWorker:
                 self._run(job_id)
             if time.monotonic() - last_poll >= self.poll_seconds:
                 last_poll = time.monotonic()
-                poll(self.app, self, wake_inline=True)
+                poll(self.app, self)
 
     def _next_job(self, timeout: float) -> int | None:
         with self._cond:
@@ -121,15 +126,17 @@ class InlineWorker:
                 jobs.execute_job(job_id, config=self.app.config, dispatch=self)
             except Unavailable:
                 attempt = db.session.get(Job, job_id).attempts
-                delay = RETRY_INTERVALS[min(attempt, len(RETRY_INTERVALS)) - 1]
+                intervals = self.app.config["RETRY_INTERVALS"]
+                delay = float(intervals[min(attempt, len(intervals)) - 1])
                 with self._cond:
                     heapq.heappush(self._ready, (time.monotonic() + delay, job_id))
             except Exception:  # already recorded on the instance by execute_job
                 log.exception("job %s failed", job_id)
 
 
-def poll(app, dispatch, *, wake_inline: bool, stale_after: float = 600.0) -> None:
+def poll(app, dispatch) -> None:
     """Fire due timers and re-send queued jobs whose wake-up was lost."""
+    stale_after = float(app.config["JOB_STALE_SECONDS"])
     with app.app_context():
         for instance_id in service.due_timer_instances():
             try:
@@ -154,7 +161,12 @@ def make_dispatcher(app):
     """Build the dispatcher named by DISPATCHER: 'inline', 'rq' or 'record'."""
     kind = app.config["DISPATCHER"]
     if kind == "rq" or (kind == "auto" and app.config.get("REDIS_URL")):
-        return RQDispatcher(app.config["REDIS_URL"], app.config["QUEUE_NAME"])
+        return RQDispatcher(
+            app.config["REDIS_URL"],
+            app.config["QUEUE_NAME"],
+            retry_intervals=app.config["RETRY_INTERVALS"],
+            max_attempts=app.config["JOB_MAX_ATTEMPTS"],
+        )
     if kind in ("inline", "auto"):
         return InlineWorker(app, poll_seconds=float(app.config["TIMER_POLL_SECONDS"]))
     if kind == "record":
