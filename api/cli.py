@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from sqlalchemy import select
+from werkzeug.serving import run_simple
 
 from api.auth import issue_token
 from engine import versions
@@ -146,7 +147,8 @@ def serve(host, port):
     worker = app.extensions["flowdesk"].dispatch
     if hasattr(worker, "ensure_started"):
         worker.ensure_started()
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    click.echo(f"FlowDesk on http://{host}:{port}/api/v1 (Ctrl-C stops)")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 def register(app) -> None:
