@@ -30,6 +30,7 @@ class FlowDesk:
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    app.json.ensure_ascii = False  # readable Chinese in API bodies
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("FLOWDESK")
     app.config.from_mapping(config or {})

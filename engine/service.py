@@ -8,6 +8,8 @@ import json
 import logging
 from collections.abc import Callable
 
+from jinja2 import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -17,6 +19,7 @@ from engine.models import HumanTask, InstanceEvent, Job, ProcessInstance, User, 
 
 log = logging.getLogger(__name__)
 Dispatch = Callable[[list[int]], None]
+_TITLES = SandboxedEnvironment(autoescape=False)  # plain text; pages escape when rendering
 TERMINAL = {runtime.InstanceStatus.COMPLETE, runtime.InstanceStatus.CANCELLED}
 
 
@@ -36,7 +39,7 @@ def start_instance(
     instance = ProcessInstance(
         process_version_id=version.id,
         offering_key=offering_key,
-        title=(title or version.meta.get("name_en") or offering_key)[:200],
+        title=(title or _title(version.meta, data) or offering_key)[:200],
         business_key=business_key,
         requested_by_id=user.id,
         status=runtime.InstanceStatus.RUNNING,
@@ -76,6 +79,17 @@ def complete_task(
     task.state, task.completed_at, task.completed_by_id = "completed", utcnow(), user.id
     _event(instance, "task_completed", user, bpmn_id=task.bpmn_id, payload={"name": task.name})
     return _save_and_dispatch(instance, workflow, dispatch, failure=failure)
+
+
+def _title(meta: dict, data: dict) -> str:
+    """Render the offering's `title_template` with the start data (plain text, sandboxed)."""
+    template = meta.get("title_template")
+    if template:
+        try:
+            return " ".join(_TITLES.from_string(template).render(**data).split())
+        except TemplateError as exc:
+            log.warning("title template of %s failed: %s", meta.get("name_en"), exc)
+    return meta.get("name_en") or ""
 
 
 def _open_task(instance_id: int, task_id: str, user: User) -> tuple[ProcessInstance, HumanTask]:
