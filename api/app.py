@@ -8,6 +8,7 @@ from flask import Flask
 from flask_migrate import Migrate
 from flask_smorest import Api
 
+import admin
 from api import auth, cli, errors, health, instances, offerings, processes, tasks
 from api.config import DEFAULTS, ROOT
 from engine.models import configure_sqlite, db
@@ -58,6 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
     for blueprint in (health.blp, offerings.blp, instances.blp, tasks.blp, processes.blp):
         api.register_blueprint(blueprint)
     app.before_request(auth.authenticate)
+    admin.register(app)
     app.after_request(_security_headers)
     errors.register(app)
     cli.register(app)

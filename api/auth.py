@@ -25,6 +25,8 @@ def issue_token(user: User, name: str = "default", token: str | None = None) -> 
 
 def authenticate() -> None:
     """before_request: resolve the bearer token to g.user, or answer 401."""
+    if not request.path.startswith("/api/"):
+        return  # the web pages (admin/) have their own session login
     if request.endpoint in PUBLIC_ENDPOINTS or request.method == "OPTIONS":
         return
     header = request.headers.get("Authorization", "")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from sqlalchemy import select
+from werkzeug.security import generate_password_hash
 from werkzeug.serving import run_simple
 
 from api.auth import issue_token
@@ -15,6 +16,7 @@ from engine.errors import PlatformError
 from engine.models import Group, User, db
 from engine.specs import parse_process
 
+DEMO_PASSWORD = "demo"  # demo only, like the tokens
 DEMO_GROUPS = {
     "hr": ("HR", "人力资源"),
     "managers": ("Managers", "部门经理"),
@@ -75,12 +77,17 @@ def seed_demo():
             locale=locale,
             email=f"{username}@example.com",
             groups=[groups[g] for g in member_of],
+            password_hash=generate_password_hash(DEMO_PASSWORD),
         )
         db.session.add(user)
         db.session.flush()
         issue_token(user, name="demo", token=f"demo-{username}")
     db.session.commit()
-    click.echo("demo users: " + ", ".join(u[0] for u in DEMO_USERS) + " (token: demo-<username>)")
+    click.echo(
+        "demo users: "
+        + ", ".join(u[0] for u in DEMO_USERS)
+        + f" (API token: demo-<username>, password: {DEMO_PASSWORD})"
+    )
 
 
 @group.command("create-user")

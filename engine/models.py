@@ -220,3 +220,30 @@ class DirectoryAccount(db.Model):
     vpn_profile = db.Column(db.String(64), nullable=True)
     created_by_job_id = db.Column(db.Integer, nullable=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+
+class InstanceComment(db.Model):
+    """A comment on a request by its requester or a handler."""
+
+    __tablename__ = "instance_comment"
+    id = db.Column(db.Integer, primary_key=True)
+    instance_id = db.Column(db.ForeignKey("process_instance.id"), nullable=False, index=True)
+    author_id = db.Column(db.ForeignKey("user_account.id"), nullable=False)
+    body = db.Column(db.Text, nullable=False)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    author = db.relationship("User")
+
+
+class Attachment(db.Model):
+    """An uploaded file, stored on disk by content hash; linked to a request once submitted."""
+
+    __tablename__ = "attachment"
+    id = db.Column(db.Integer, primary_key=True)
+    instance_id = db.Column(db.ForeignKey("process_instance.id"), nullable=True, index=True)
+    uploaded_by_id = db.Column(db.ForeignKey("user_account.id"), nullable=False)
+    filename = db.Column(db.String(255), nullable=False)
+    content_type = db.Column(db.String(120), nullable=False)
+    size = db.Column(db.Integer, nullable=False)
+    sha256 = db.Column(db.String(64), nullable=False)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    uploaded_by = db.relationship("User")

@@ -286,6 +286,58 @@ def data(workflow: BpmnWorkflow) -> dict:
     return {k: v for k, v in merged.items() if not k.startswith("spiff__")}
 
 
+_STEP_KINDS = ("UserTask", "ManualTask", "ServiceTask", "ExternalServiceTask", "CallActivity",
+               "SubWorkflowTask", "ScriptTask", "BusinessRuleTask")  # fmt: skip
+
+
+def step_states(workflow: BpmnWorkflow) -> dict[str, str]:
+    """Map each BPMN element id to 'done', 'current', 'error' or 'cancelled' (for diagrams)."""
+    rank = {"cancelled": 0, "done": 1, "current": 2, "error": 3}
+    states: dict[str, str] = {}
+    for task in workflow.get_tasks():
+        bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+        if not bpmn_id:
+            continue
+        state = _step_state(task.state)
+        if state and rank[state] >= rank.get(states.get(bpmn_id, ""), -1):
+            states[bpmn_id] = state
+    return states
+
+
+def _step_state(state) -> str | None:
+    if state == TaskState.COMPLETED:
+        return "done"
+    if state in (TaskState.READY, TaskState.STARTED, TaskState.WAITING):
+        return "current"
+    if state == TaskState.ERROR:
+        return "error"
+    if state == TaskState.CANCELLED:
+        return "cancelled"
+    return None
+
+
+def upcoming_steps(workflow: BpmnWorkflow, limit: int = 12) -> list[dict]:
+    """Return the steps that may come next: activities reachable from the current ones.
+
+    A walk over the process graph (nearest first), because SpiffWorkflow predicts nothing
+    beyond an undecided gateway. Steps behind a gateway are possibilities, not promises.
+    """
+    current = [t for t in workflow.get_tasks(state=TaskState.READY | TaskState.STARTED |
+                                              TaskState.WAITING)]  # fmt: skip
+    queue = [spec for task in current for spec in task.task_spec.outputs]
+    seen, steps = set(), []
+    while queue and len(steps) < limit:
+        spec = queue.pop(0)
+        if spec.name in seen:
+            continue
+        seen.add(spec.name)
+        queue.extend(spec.outputs)
+        if type(spec).__name__ in _STEP_KINDS and getattr(spec, "bpmn_id", None):
+            steps.append({"bpmn_id": spec.bpmn_id, "name": spec.bpmn_name or spec.bpmn_id,
+                          "lane": spec.lane, "kind": type(spec).__name__})  # fmt: skip
+    return steps
+
+
 def validate_data_keys(data: dict) -> None:
     """Refuse form data keys that would shadow script helpers or internals.
 

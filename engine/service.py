@@ -14,8 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import access, runtime, serializer, versions
-from engine.errors import Conflict, Forbidden, NotFound, ProcessFailed
-from engine.models import HumanTask, InstanceEvent, Job, ProcessInstance, User, db, utcnow
+from engine.errors import Conflict, Forbidden, InvalidInput, NotFound, ProcessFailed
+from engine.models import (
+    HumanTask,
+    InstanceComment,
+    InstanceEvent,
+    Job,
+    ProcessInstance,
+    User,
+    db,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 Dispatch = Callable[[list[int]], None]
@@ -391,3 +400,46 @@ def _event(instance, kind: str, actor: User | None, *, bpmn_id=None, payload=Non
 
 def _json_safe(value):
     return json.loads(json.dumps(value, default=str))
+
+
+def add_comment(instance_id: int, body: str, *, user: User) -> InstanceComment:
+    """Add a comment to a request the user can see.
+
+    Raises:
+        InvalidInput: empty or too long.
+    """
+    body = (body or "").strip()
+    if not body or len(body) > 4000:
+        raise InvalidInput(
+            "Write 1 to 4000 characters.", errors={"body": ["1 to 4000 characters."]}
+        )
+    instance = access.visible_instance(user, instance_id)
+    comment = InstanceComment(instance_id=instance.id, author_id=user.id, body=body)
+    db.session.add(comment)
+    _event(instance, "commented", user)
+    db.session.commit()
+    return comment
+
+
+def reassign_task(task_id: str, username: str, *, user: User) -> HumanTask:
+    """Assign an open task to a member of its candidate group.
+
+    Raises:
+        InvalidInput: the new assignee is unknown or not in the task's group.
+        Conflict: the task is closed.
+    """
+    task = access.get_task(task_id)
+    access.check_can_work(user, task)
+    if task.state != "open":
+        raise Conflict(f"task {task_id} is already {task.state}")
+    assignee = db.session.scalar(select(User).filter_by(username=username, is_active=True))
+    if assignee is None or task.candidate_group not in assignee.group_keys:
+        raise InvalidInput(
+            f"{username!r} is not a member of group '{task.candidate_group}'",
+            errors={"assignee": ["Not a member of the task's group."]},
+        )
+    task.assignee_id = assignee.id
+    _event(task.instance, "task_reassigned", user, bpmn_id=task.bpmn_id,
+           payload={"assignee": assignee.username})  # fmt: skip
+    db.session.commit()
+    return task
