@@ -9,7 +9,17 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 
 import admin
-from api import auth, cli, errors, health, instances, offerings, processes, tasks
+from api import (
+    auth,
+    cli,
+    errors,
+    health,
+    incidents,
+    instances,
+    offerings,
+    processes,
+    tasks,
+)
 from api.config import DEFAULTS, ROOT
 from engine.models import configure_sqlite, db
 from engine.specs import ProcessLibrary
@@ -56,7 +66,14 @@ def create_app(config: dict | None = None) -> Flask:
         app,
         spec_kwargs={"components": {"securitySchemes": _SECURITY}, "security": [{"bearer": []}]},
     )
-    for blueprint in (health.blp, offerings.blp, instances.blp, tasks.blp, processes.blp):
+    for blueprint in (
+        health.blp,
+        offerings.blp,
+        instances.blp,
+        tasks.blp,
+        processes.blp,
+        incidents.blp,
+    ):
         api.register_blueprint(blueprint)
     app.before_request(auth.authenticate)
     admin.register(app)

@@ -12,9 +12,13 @@ DEFAULTS = {
     "QUEUE_NAME": "flowdesk",
     "PROCESSES_DIR": str(ROOT / "processes"),
     "TIMER_POLL_SECONDS": 1.0,
-    "JOB_MAX_ATTEMPTS": 4,  # attempts of a transiently failing operation before the step fails
-    "RETRY_INTERVALS": [10, 60, 300],  # seconds between attempts (the last one repeats)
-    "JOB_STALE_SECONDS": 600,  # a queued job untouched this long is re-sent (lost wake-up)
+    "JOB_MAX_ATTEMPTS": 4,  # attempts before an incident, unless the BPMN `retry` says otherwise
+    "RETRY_BASE_SECONDS": 10.0,  # first retry after ~10 s, then x backoff base (default 2), ±20 %
+    "RETRY_MAX_SECONDS": 3600.0,
+    "JOB_LEASE_SECONDS": 300.0,  # a running job whose worker went silent this long runs again
+    "JOB_STALE_SECONDS": 30.0,  # a queued job untouched this long is checked against the queue
+    "POLLER_LEASE_SECONDS": 10.0,  # one process at a time fires timers and retries
+    "FAULT_CRASH_BEFORE_ENQUEUE": False,  # tests only: exit between commit and enqueue
     "HTTP_TIMEOUT": 10,
     "SMTP_HOST": "",
     "SMTP_PORT": 25,

@@ -156,3 +156,49 @@ class UserSchema(Schema):
     roles = fields.Function(lambda u: sorted(u.role_set))
     groups = fields.Function(lambda u: sorted(u.group_keys))
     locale = fields.String()
+
+
+class IncidentListArgs(PageArgs):
+    offering = fields.String(validate=validate.Length(max=64))
+    operation = fields.String(validate=validate.Length(max=120))
+    error = fields.String(validate=validate.Length(max=200))
+
+
+class IncidentSchema(Schema):
+    id = fields.Integer(metadata={"description": "the failed job's id"})
+    instance_id = fields.Integer()
+    offering_key = fields.Function(lambda j: j.instance.offering_key)
+    instance_title = fields.Function(lambda j: j.instance.title)
+    bpmn_id = fields.String()
+    operation = fields.String()
+    params = fields.Dict()
+    attempts = fields.Integer()
+    error = fields.String(allow_none=True)
+    traceback = fields.String(allow_none=True)
+    updated_at = fields.DateTime()
+
+
+class IncidentPageSchema(Schema):
+    items = fields.List(fields.Nested(IncidentSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class IncidentFilterSchema(Schema):
+    offering = fields.String(validate=validate.Length(max=64))
+    operation = fields.String(validate=validate.Length(max=120))
+    error = fields.String(validate=validate.Length(max=200))
+
+
+class IncidentActionSchema(Schema):
+    ids = fields.List(fields.Integer(), validate=validate.Length(max=1000))
+    filter = fields.Nested(IncidentFilterSchema)
+    result = fields.Dict(metadata={"description": "skip: the operation's result to use"})
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class IncidentOutcomeSchema(Schema):
+    id = fields.Integer()
+    outcome = fields.String()
+    detail = fields.String(allow_none=True)

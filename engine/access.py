@@ -55,6 +55,12 @@ def check_can_work(user: User, task: HumanTask) -> None:
     raise Forbidden(f"task {task.task_id} belongs to group '{task.candidate_group}'")
 
 
+def check_can_operate(user: User) -> None:
+    """Raise Forbidden unless the user may handle incidents (agents and admins)."""
+    if not user.has_role(*AGENT_ROLES):
+        raise Forbidden("only agents and admins handle failed steps")
+
+
 def check_can_deploy(user: User) -> None:
     if not user.has_role(*DEPLOY_ROLES):
         raise Forbidden("only designers and admins deploy processes")

@@ -11,8 +11,16 @@ from engine.models import Attachment, User, db
 _SAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
 
-def save(stream, filename: str, content_type: str, *, user: User, storage: Path,
-         max_bytes: int, allowed_types: set[str]) -> Attachment:  # fmt: skip
+def save(
+    stream,
+    filename: str,
+    content_type: str,
+    *,
+    user: User,
+    storage: Path,
+    max_bytes: int,
+    allowed_types: set[str],
+) -> Attachment:
     """Store an upload and return its (not yet linked) row; the caller commits.
 
     Raises:
@@ -20,8 +28,10 @@ def save(stream, filename: str, content_type: str, *, user: User, storage: Path,
     """
     content_type = (content_type or "application/octet-stream").split(";")[0].strip().lower()
     if content_type not in allowed_types:
-        raise InvalidInput(f"Files of type {content_type} are not accepted.",
-                           errors={"file": [f"Type {content_type} is not allowed."]})  # fmt: skip
+        raise InvalidInput(
+            f"Files of type {content_type} are not accepted.",
+            errors={"file": [f"Type {content_type} is not allowed."]},
+        )
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise InvalidInput(
@@ -35,8 +45,13 @@ def save(stream, filename: str, content_type: str, *, user: User, storage: Path,
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     name = _SAFE_NAME.sub("_", Path(filename or "file").name)[:200] or "file"
-    row = Attachment(uploaded_by_id=user.id, filename=name, content_type=content_type,
-                     size=len(data), sha256=digest)  # fmt: skip
+    row = Attachment(
+        uploaded_by_id=user.id,
+        filename=name,
+        content_type=content_type,
+        size=len(data),
+        sha256=digest,
+    )
     db.session.add(row)
     db.session.flush()
     return row

@@ -41,5 +41,12 @@ class ProcessFailed(PlatformError):
     code = "process_failed"  # script/gateway/operation: bpmn_id, trace
 
 
+class BusinessError(ProcessFailed):
+    code = "business_error"  # an operation's modelled failure: extra["error_code"] for BPMN
+
+    def __init__(self, detail: str, *, error_code: str, **extra):
+        super().__init__(detail, error_code=error_code, **extra)
+
+
 class Unavailable(PlatformError):
     code = "unavailable"  # transient; workers retry

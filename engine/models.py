@@ -176,21 +176,30 @@ class Job(db.Model):
     """One operation call for one STARTED service task: the row is the truth, Redis a wake-up."""
 
     __tablename__ = "job"
-    __table_args__ = (Index("ix_job_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_job_status_created", "status", "created_at"),
+        Index("ix_job_status_run_at", "status", "run_at"),
+    )
     id = db.Column(db.Integer, primary_key=True)
     instance_id = db.Column(db.ForeignKey("process_instance.id"), nullable=False, index=True)
     task_id = db.Column(db.String(36), nullable=False, index=True)
     bpmn_id = db.Column(db.String(120), nullable=False)
     operation = db.Column(db.String(120), nullable=False)
     params = db.Column(JSON, nullable=False)
-    status = db.Column(
-        db.String(16), nullable=False, default="queued"
-    )  # queued running done failed
+    # queued -> running -> done | retry (-> queued at run_at) | failed (an incident)
+    # | skipped (an operator supplied the result) | cancelled
+    status = db.Column(db.String(16), nullable=False, default="queued")
     attempts = db.Column(db.Integer, nullable=False, default=0)
+    max_attempts = db.Column(db.Integer, nullable=True)  # None: the configured default
+    backoff_base = db.Column(db.Float, nullable=True)  # None: 2
+    run_at = db.Column(db.DateTime, nullable=True)  # when a retry is due
+    lease_until = db.Column(db.DateTime, nullable=True)  # a running job's worker holds it until
     result = db.Column(JSON, nullable=True)
     error = db.Column(db.Text, nullable=True)
+    traceback = db.Column(db.Text, nullable=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    instance = db.relationship("ProcessInstance")
 
 
 class InstanceEvent(db.Model):
@@ -247,3 +256,12 @@ class Attachment(db.Model):
     sha256 = db.Column(db.String(64), nullable=False)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     uploaded_by = db.relationship("User")
+
+
+class SchedulerLease(db.Model):
+    """Who runs the timer/retry poller now: one active poller however many workers run."""
+
+    __tablename__ = "scheduler_lease"
+    name = db.Column(db.String(40), primary_key=True)
+    holder = db.Column(db.String(120), nullable=False)
+    expires_at = db.Column(db.DateTime, nullable=False)

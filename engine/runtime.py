@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
+from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import Conflict, InvalidInput, NotFound, ProcessFailed
@@ -57,6 +58,8 @@ class PendingJob:
     bpmn_id: str
     operation: str
     params: dict
+    max_attempts: int | None  # from the spiff `retry` extension: retries + 1
+    backoff_base: float | None
 
 
 def new_workflow(spec, subprocess_specs: dict, data: dict) -> BpmnWorkflow:
@@ -165,8 +168,17 @@ def pending_jobs(workflow: BpmnWorkflow) -> list[PendingJob]:
         job = task.internal_data.get("job", {})
         if job.get("status") == "pending":
             job["status"] = "queued"
+            spec = task.task_spec
+            retries = spec.retries if isinstance(spec.retries, int) and spec.retries >= 0 else None
             jobs.append(
-                PendingJob(str(task.id), task.task_spec.bpmn_id, job["operation"], job["params"])
+                PendingJob(
+                    str(task.id),
+                    spec.bpmn_id,
+                    job["operation"],
+                    job["params"],
+                    max_attempts=None if retries is None else retries + 1,
+                    backoff_base=spec.retry_backoff_base or None,
+                )
             )
     return jobs
 
@@ -187,14 +199,16 @@ def complete_service_step(workflow: BpmnWorkflow, task_id: str, result) -> bool:
     return True
 
 
-def fail_service_step(workflow: BpmnWorkflow, task_id: str, error: str) -> bool:
-    """Put a STARTED service task in ERROR after its operation failed for good."""
+def throw_error(workflow: BpmnWorkflow, task_id: str, code: str, payload: dict) -> bool:
+    """Throw a BPMN error at a STARTED service task; True if a boundary event caught it."""
     task = _task(workflow, task_id)
     if task.state != TaskState.STARTED:
         return False
-    task.internal_data["job"]["status"] = "failed"
-    task.internal_data["job"]["error"] = error[:2000]
-    task.error()
+    event = BpmnEvent(ErrorEventDefinition(code, code=code), payload=payload, target=task.workflow)
+    workflow.catch(event)
+    if task.state == TaskState.STARTED:
+        return False
+    run_until_blocked(workflow)
     return True
 
 
@@ -286,8 +300,16 @@ def data(workflow: BpmnWorkflow) -> dict:
     return {k: v for k, v in merged.items() if not k.startswith("spiff__")}
 
 
-_STEP_KINDS = ("UserTask", "ManualTask", "ServiceTask", "ExternalServiceTask", "CallActivity",
-               "SubWorkflowTask", "ScriptTask", "BusinessRuleTask")  # fmt: skip
+_STEP_KINDS = (
+    "UserTask",
+    "ManualTask",
+    "ServiceTask",
+    "ExternalServiceTask",
+    "CallActivity",
+    "SubWorkflowTask",
+    "ScriptTask",
+    "BusinessRuleTask",
+)
 
 
 def step_states(workflow: BpmnWorkflow) -> dict[str, str]:
@@ -322,8 +344,9 @@ def upcoming_steps(workflow: BpmnWorkflow, limit: int = 12) -> list[dict]:
     A walk over the process graph (nearest first), because SpiffWorkflow predicts nothing
     beyond an undecided gateway. Steps behind a gateway are possibilities, not promises.
     """
-    current = [t for t in workflow.get_tasks(state=TaskState.READY | TaskState.STARTED |
-                                              TaskState.WAITING)]  # fmt: skip
+    current = [
+        t for t in workflow.get_tasks(state=TaskState.READY | TaskState.STARTED | TaskState.WAITING)
+    ]
     queue = [spec for task in current for spec in task.task_spec.outputs]
     seen, steps = set(), []
     while queue and len(steps) < limit:
@@ -333,8 +356,14 @@ def upcoming_steps(workflow: BpmnWorkflow, limit: int = 12) -> list[dict]:
         seen.add(spec.name)
         queue.extend(spec.outputs)
         if type(spec).__name__ in _STEP_KINDS and getattr(spec, "bpmn_id", None):
-            steps.append({"bpmn_id": spec.bpmn_id, "name": spec.bpmn_name or spec.bpmn_id,
-                          "lane": spec.lane, "kind": type(spec).__name__})  # fmt: skip
+            steps.append(
+                {
+                    "bpmn_id": spec.bpmn_id,
+                    "name": spec.bpmn_name or spec.bpmn_id,
+                    "lane": spec.lane,
+                    "kind": type(spec).__name__,
+                }
+            )
     return steps
 
 

@@ -14,16 +14,17 @@ from rq import Queue, SimpleWorker
 from api.app import create_app
 from engine import versions
 from workers import jobs
-from workers.dispatch import poll
+from workers.dispatch import poll, poller_id
 
 log = logging.getLogger("workers")
 
 
 def _poll_forever(app, dispatch, interval: float) -> None:
+    holder = poller_id()
     while True:
         try:
-            poll(app, dispatch)
-        except Exception:  # noqa: BLE001 - the CLI-level guard: log and keep polling
+            poll(app, dispatch, holder=holder)
+        except Exception:  # the CLI-level guard: log and keep polling
             log.exception("poller error")
         time.sleep(interval)
 

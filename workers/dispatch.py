@@ -1,20 +1,18 @@
 """Hand job rows to workers after commit: RQ (scale-out), an in-process thread, or a recorder.
 
-The job row is the truth and the queue only a wake-up: a sweep re-sends queued jobs whose
-wake-up was lost (Redis down at commit time, process killed between commit and enqueue).
+The job row is the truth and the queue only carries wake-ups. The poller (one active process at a
+time, by a lease in the database) fires due timers, queues due retries and jobs whose worker died,
+and re-sends queued jobs whose wake-up was lost (queue down at commit, process killed after it).
 """
 
 import heapq
 import logging
+import os
+import socket
 import threading
 import time
-from datetime import timedelta
 
-from sqlalchemy import select
-
-from engine import service
-from engine.errors import Unavailable
-from engine.models import Job, db, utcnow
+from engine import automation, service
 from workers import jobs
 from workers.operations import OPERATIONS
 
@@ -31,46 +29,60 @@ class RecordingDispatcher:
     def __call__(self, job_ids: list[int]) -> None:
         self.job_ids.extend(job_ids)
 
+    def resend(self, job_ids: list[int]) -> None:
+        self(job_ids)
+
 
 class RQDispatcher:
-    """Enqueue one RQ job per job row, with retries and backoff left to RQ."""
+    """Enqueue one RQ job per job row; retries are scheduled by the database, not by RQ."""
 
-    def __init__(
-        self, redis_url: str, queue_name: str, retry_intervals: list[int], max_attempts: int
-    ):
+    def __init__(self, redis_url: str, queue_name: str):
         from redis import Redis
         from rq import Queue
 
-        self.queue = Queue(queue_name, connection=Redis.from_url(redis_url))
-        self.retry_intervals = [int(i) for i in retry_intervals]
-        self.max_retries = max(int(max_attempts) - 1, 0)
+        self.connection = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+        self.queue = Queue(queue_name, connection=self.connection)
 
     def __call__(self, job_ids: list[int]) -> None:
         from redis.exceptions import RedisError
-        from rq import Retry
 
         for job_id in job_ids:
             try:
                 self.queue.enqueue(
-                    "workers.jobs.run_job",
-                    job_id,
-                    job_id=f"flowdesk-job-{job_id}",
-                    retry=Retry(max=self.max_retries, interval=self.retry_intervals)
-                    if self.max_retries
-                    else None,
-                    result_ttl=3600,
-                    failure_ttl=7 * 86400,
-                )
-            except RedisError as exc:  # the row stays queued; the sweep re-sends it
-                log.warning("job %s not enqueued (%s); the sweep will retry", job_id, exc)
+                    "workers.jobs.run_job", job_id, job_id=f"flowdesk-job-{job_id}",
+                    result_ttl=600, failure_ttl=7 * 86400, job_timeout=600,
+                )  # fmt: skip
+            except RedisError as exc:  # the row stays queued; the poller re-sends it
+                log.warning("job %s not enqueued (%s); the poller will re-send it", job_id, exc)
+
+    def resend(self, job_ids: list[int]) -> None:
+        """Re-enqueue the jobs that Redis does not hold (lost wake-ups)."""
+        from redis.exceptions import RedisError
+        from rq.job import Job as RQJob
+
+        try:
+            lost = [
+                i
+                for i in job_ids
+                if not RQJob.exists(f"flowdesk-job-{i}", connection=self.connection)
+                or RQJob.fetch(f"flowdesk-job-{i}", connection=self.connection).get_status()
+                in ("finished", "failed", "stopped", "canceled")
+            ]
+        except RedisError as exc:
+            log.warning("queue unreachable (%s); %s queued job(s) wait", exc, len(job_ids))
+            return
+        if lost:
+            log.info("re-sending %s job(s) whose wake-up was lost", len(lost))
+            self(lost)
 
 
 class InlineWorker:
-    """The embedded default: one background thread runs jobs, retries and due timers."""
+    """The embedded default: one background thread runs jobs and the poller."""
 
     def __init__(self, app, poll_seconds: float = 1.0):
         self.app, self.poll_seconds = app, poll_seconds
-        self._ready: list[tuple[float, int]] = []  # heap of (due monotonic time, job id)
+        self._ready: list[int] = []
+        self._pending: set[int] = set()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -78,9 +90,14 @@ class InlineWorker:
     def __call__(self, job_ids: list[int]) -> None:
         with self._cond:
             for job_id in job_ids:
-                heapq.heappush(self._ready, (time.monotonic(), job_id))
+                if job_id not in self._pending:
+                    self._pending.add(job_id)
+                    heapq.heappush(self._ready, job_id)
             self._cond.notify()
         self.ensure_started()
+
+    def resend(self, job_ids: list[int]) -> None:
+        self(job_ids)
 
     def ensure_started(self) -> None:
         with self._cond:
@@ -100,75 +117,69 @@ class InlineWorker:
     def _loop(self) -> None:
         last_poll = 0.0
         while not self._stopping:
-            job_id = self._next_job(timeout=self.poll_seconds)
+            job_id = self._next_job()
             if job_id is not None:
-                self._run(job_id)
+                with self.app.app_context():
+                    try:
+                        jobs.execute_job(job_id, config=self.app.config, dispatch=self)
+                    except Exception:  # the job wrapper: outcome is already on the job row
+                        log.exception("job %s crashed the runner", job_id)
             if time.monotonic() - last_poll >= self.poll_seconds:
                 last_poll = time.monotonic()
-                poll(self.app, self)
+                poll(self.app, self, holder=f"inline-{os.getpid()}")
 
-    def _next_job(self, timeout: float) -> int | None:
+    def _next_job(self) -> int | None:
         with self._cond:
-            if not self._ready or self._ready[0][0] > time.monotonic():
-                wait = (
-                    timeout
-                    if not self._ready
-                    else min(timeout, self._ready[0][0] - time.monotonic())
-                )
-                self._cond.wait(max(wait, 0))
-            if self._ready and self._ready[0][0] <= time.monotonic():
-                return heapq.heappop(self._ready)[1]
-        return None
-
-    def _run(self, job_id: int) -> None:
-        with self.app.app_context():
-            try:
-                jobs.execute_job(job_id, config=self.app.config, dispatch=self)
-            except Unavailable:
-                attempt = db.session.get(Job, job_id).attempts
-                intervals = self.app.config["RETRY_INTERVALS"]
-                delay = float(intervals[min(attempt, len(intervals)) - 1])
-                with self._cond:
-                    heapq.heappush(self._ready, (time.monotonic() + delay, job_id))
-            except Exception:  # already recorded on the instance by execute_job
-                log.exception("job %s failed", job_id)
+            if not self._ready:
+                self._cond.wait(self.poll_seconds)
+            if not self._ready:
+                return None
+            job_id = heapq.heappop(self._ready)
+            self._pending.discard(job_id)
+            return job_id
 
 
-def poll(app, dispatch) -> None:
-    """Fire due timers and re-send queued jobs whose wake-up was lost."""
-    stale_after = float(app.config["JOB_STALE_SECONDS"])
+class CrashingDispatcher:
+    """Fault injection for tests: the process dies between commit and enqueue."""
+
+    def __call__(self, job_ids: list[int]) -> None:
+        os._exit(17)
+
+    def resend(self, job_ids: list[int]) -> None:
+        os._exit(17)
+
+
+def poller_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def poll(app, dispatch, *, holder: str) -> bool:
+    """One round of the poller; False when another process holds the poller lease."""
     with app.app_context():
+        lease = float(app.config["POLLER_LEASE_SECONDS"])
+        if not automation.hold_lease("poller", holder, ttl_seconds=lease):
+            return False
         for instance_id in service.due_timer_instances():
-            try:
-                jobs.wake(instance_id, dispatch=dispatch)
-            except Exception:  # noqa: BLE001 - recorded by mark_failed; the poller goes on
-                log.exception("instance %s: timer wake-up failed", instance_id)
-                service.mark_failed(instance_id, RuntimeError("timer wake-up failed"))
-        cutoff = utcnow() - timedelta(seconds=stale_after)
-        stale = db.session.scalars(
-            select(Job.id).where(Job.status == "queued", Job.updated_at < cutoff).limit(500)
-        ).all()
-        if stale:
-            db.session.query(Job).filter(Job.id.in_(stale)).update(
-                {Job.updated_at: utcnow()}, synchronize_session=False
-            )
-            db.session.commit()
-            dispatch(list(stale))
-        db.session.rollback()
+            jobs.wake(instance_id, dispatch=dispatch)
+        due, maybe_lost = automation.release_due_work(
+            stale_seconds=float(app.config["JOB_STALE_SECONDS"])
+        )
+        if due:
+            dispatch(due)
+        if maybe_lost:
+            dispatch.resend(maybe_lost)
+    return True
 
 
 def make_dispatcher(app):
-    """Build the dispatcher named by DISPATCHER: 'inline', 'rq' or 'record'."""
+    """Build the dispatcher named by DISPATCHER: 'auto', 'inline', 'rq' or 'record'."""
     kind = app.config["DISPATCHER"]
+    if app.config.get("FAULT_CRASH_BEFORE_ENQUEUE"):
+        return CrashingDispatcher()
     if kind == "rq" or (kind == "auto" and app.config.get("REDIS_URL")):
-        return RQDispatcher(
-            app.config["REDIS_URL"],
-            app.config["QUEUE_NAME"],
-            retry_intervals=app.config["RETRY_INTERVALS"],
-            max_attempts=app.config["JOB_MAX_ATTEMPTS"],
-        )
+        return RQDispatcher(app.config["REDIS_URL"], app.config["QUEUE_NAME"])
     if kind in ("inline", "auto"):
         return InlineWorker(app, poll_seconds=float(app.config["TIMER_POLL_SECONDS"]))
     if kind == "record":
         return RecordingDispatcher()
-    raise ValueError(f"unknown DISPATCHER {kind!r} (inline, rq, record, auto)")
+    raise ValueError(f"unknown DISPATCHER {kind!r} (auto, inline, rq, record)")

@@ -1,13 +1,13 @@
 """RQ job functions and the job runner shared by RQ workers and the in-process worker.
 
-Jobs take ids and load fresh state; running one twice is harmless (begin_job skips finished
-jobs, finish_job ignores results for steps that no longer wait).
+Jobs take ids and load fresh state; running one twice is harmless: begin_job leases only queued
+jobs (or ones whose worker died), and a result for a step that no longer waits is a no-op.
 """
 
 import logging
 
-from engine import runtime, service
-from engine.errors import Conflict, ProcessFailed, Unavailable
+from engine import automation, runtime, service
+from engine.errors import BusinessError, Conflict, ProcessFailed, Unavailable
 from workers.operations import OPERATIONS, OperationContext
 
 log = logging.getLogger(__name__)
@@ -36,39 +36,58 @@ def worker_app():
     return _APP
 
 
-def execute_job(job_id: int, *, config, dispatch, operations=OPERATIONS) -> None:
-    """Run one job's operation and hand the result back to its instance (app context required).
+def execute_job(job_id: int, *, config, dispatch, operations=OPERATIONS) -> str:
+    """Run one job's operation and hand the outcome to its instance (app context required).
 
-    Raises:
-        Unavailable: a transient failure with attempts left; the caller schedules a retry.
+    Returns what became of the job: done, retry, failed, caught, or skipped (nothing to do).
     """
-    job = service.begin_job(job_id)
+    job = automation.begin_job(job_id, lease_seconds=float(config["JOB_LEASE_SECONDS"]))
     if job is None:
-        return
+        return "skipped"
     context = OperationContext(
         job_id=job.id,
         instance_id=job.instance_id,
         attempt=job.attempts,
         config={k: config.get(k) for k in OPERATION_SETTINGS},
     )
-    operation, params, attempts = operations.get(job.operation), dict(job.params), job.attempts
+    operation, params = operations.get(job.operation), dict(job.params)
     try:
         if operation is None:
             raise ProcessFailed(f"unknown operation '{job.operation}'")
         result = operation(params, context)
-    except Unavailable as exc:
-        if attempts < int(config.get("JOB_MAX_ATTEMPTS", 4)):
-            service.retry_job_later(job_id, exc.detail)
-            raise
-        service.fail_job(job_id, f"gave up after {attempts} attempts: {exc.detail}")
-        return
+    except BusinessError as exc:
+        error = exc  # the name `exc` is unbound when the except block ends
+        return _with_conflict_retry(
+            lambda: automation.throw_job_error(job_id, error, dispatch=dispatch)
+        )
     except ProcessFailed as exc:
-        service.fail_job(job_id, exc.detail)
-        return
-    except Exception as exc:  # the job wrapper: record on the instance, keep RQ's traceback
-        service.fail_job(job_id, runtime.format_exception(exc))
-        raise
-    _with_conflict_retry(lambda: service.finish_job(job_id, result, dispatch=dispatch))
+        return _failed(job, config, exc.detail, None, transient=False)
+    except Unavailable as exc:
+        return _failed(job, config, exc.detail, None, transient=True)
+    except Exception as exc:  # the job wrapper: an unexpected error counts as a failed attempt
+        log.exception("instance %s: operation %s raised", job.instance_id, job.operation)
+        trace = runtime.format_exception(exc)
+        return _failed(job, config, f"{type(exc).__name__}: {exc}", trace, transient=True)
+    _with_conflict_retry(lambda: automation.finish_job(job_id, result, dispatch=dispatch))
+    return "done"
+
+
+def _failed(job, config, error: str, trace: str | None, *, transient: bool) -> str:
+    delay = automation.retry_delay(
+        job,
+        base_seconds=float(config["RETRY_BASE_SECONDS"]),
+        max_seconds=float(config["RETRY_MAX_SECONDS"]),
+    )
+    return _with_conflict_retry(
+        lambda: automation.job_failed(
+            job.id,
+            error,
+            traceback=trace,
+            transient=transient,
+            max_attempts=int(config["JOB_MAX_ATTEMPTS"]),
+            delay=delay,
+        )
+    )
 
 
 def wake(instance_id: int, *, dispatch) -> None:
@@ -91,10 +110,3 @@ def run_job(job_id: int) -> None:
     app = worker_app()
     with app.app_context():
         execute_job(job_id, config=app.config, dispatch=app.extensions["flowdesk"].dispatch)
-
-
-def wake_instance(instance_id: int) -> None:
-    """RQ entry point: fire due timers of an instance."""
-    app = worker_app()
-    with app.app_context():
-        wake(instance_id, dispatch=app.extensions["flowdesk"].dispatch)

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import requests
 from sqlalchemy import select
 
-from engine.errors import ProcessFailed, Unavailable
+from engine.errors import BusinessError, ProcessFailed, Unavailable
 from engine.models import DirectoryAccount, db
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,9 @@ def create_account(params: dict, ctx: OperationContext) -> dict:
     account = db.session.scalar(select(DirectoryAccount).filter_by(username=str(username)))
     if account is not None and account.created_by_job_id != ctx.job_id:
         db.session.rollback()
-        raise ProcessFailed(f"the username '{username}' is already taken", username=username)
+        raise BusinessError(
+            f"the username '{username}' is already taken", error_code="username_taken"
+        )
     if account is None:
         account = DirectoryAccount(
             username=str(username),

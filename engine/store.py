@@ -1,0 +1,168 @@
+"""Persistence of one instance's state change: lock, load, save with projections, then dispatch.
+
+Shared by the units of work in service.py (people) and automation.py (workers, timers).
+"""
+
+import json
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import runtime, serializer, versions
+from engine.errors import Conflict, NotFound, ProcessFailed
+from engine.models import HumanTask, InstanceEvent, Job, ProcessInstance, User, db, utcnow
+
+log = logging.getLogger(__name__)
+Dispatch = Callable[[list[int]], None]
+TERMINAL = {runtime.InstanceStatus.COMPLETE, runtime.InstanceStatus.CANCELLED}
+
+
+def lock_instance(instance_id: int) -> ProcessInstance:
+    """Load an instance for a state change (row lock on PostgreSQL; SQLite locks at BEGIN).
+
+    Raises:
+        NotFound: no such instance.
+    """
+    instance = db.session.get(
+        ProcessInstance, instance_id, with_for_update=True, populate_existing=True
+    )
+    if instance is None:
+        raise NotFound(f"instance {instance_id}")
+    return instance
+
+
+def load_workflow(instance: ProcessInstance):
+    spec, subprocess_specs = versions.specs_for(instance.process_version)
+    return serializer.loads(instance.workflow_json, spec, subprocess_specs, runtime.SCRIPT_ENGINE)
+
+
+def has_incident(instance_id: int) -> bool:
+    return (
+        db.session.scalar(
+            select(Job.id).filter_by(instance_id=instance_id, status="failed").limit(1)
+        )
+        is not None
+    )
+
+
+def save(
+    instance: ProcessInstance,
+    workflow,
+    dispatch: Dispatch | None,
+    *,
+    failure: ProcessFailed | None = None,
+    status: runtime.InstanceStatus | None = None,
+) -> ProcessInstance:
+    """Store the workflow, project its steps and jobs, commit, then dispatch the new jobs.
+
+    Raises:
+        Conflict: someone else changed the instance meanwhile (stale version).
+    """
+    jobs = [] if status == runtime.InstanceStatus.CANCELLED else runtime.pending_jobs(workflow)
+    instance.workflow_json = serializer.dumps(workflow)
+    instance.status = status or runtime.status_of(workflow)
+    instance.outcome = runtime.outcome(workflow)
+    if instance.status not in TERMINAL and has_incident(instance.id):
+        instance.status = runtime.InstanceStatus.ERROR
+    due = runtime.next_timer_due(workflow) if instance.status not in TERMINAL else None
+    instance.next_timer_at = due.replace(tzinfo=None) if due else None
+    instance.updated_at = utcnow()
+    if instance.status in TERMINAL:
+        instance.completed_at = instance.updated_at
+        if instance.status == runtime.InstanceStatus.COMPLETE:
+            add_event(instance, "completed", None, payload={"outcome": instance.outcome})
+    if failure is not None:
+        instance.status = runtime.InstanceStatus.ERROR
+        add_event(
+            instance,
+            "failed",
+            None,
+            bpmn_id=failure.extra.get("bpmn_id"),
+            payload={"error": failure.detail, **json_safe(failure.extra)},
+        )
+        log.warning("instance %s failed: %s", instance.id, failure.detail)
+    sync_tasks(instance, workflow)
+    rows = [
+        Job(
+            instance_id=instance.id,
+            task_id=j.task_id,
+            bpmn_id=j.bpmn_id,
+            operation=j.operation,
+            params=json_safe(j.params),
+            max_attempts=j.max_attempts,
+            backoff_base=j.backoff_base,
+        )
+        for j in jobs
+    ]
+    db.session.add_all(rows)
+    commit()
+    if rows and dispatch is not None:
+        dispatch([row.id for row in rows])
+    return instance
+
+
+def commit() -> None:
+    """Commit, turning a stale optimistic version into Conflict."""
+    try:
+        db.session.commit()
+    except StaleDataError as exc:
+        db.session.rollback()
+        raise Conflict("the request was changed by someone else; try again") from exc
+
+
+def sync_tasks(instance: ProcessInstance, workflow) -> None:
+    """Bring the human_task projection in line with the workflow's READY user steps."""
+    open_rows = {
+        t.task_id: t
+        for t in db.session.scalars(
+            select(HumanTask).filter_by(instance_id=instance.id, state="open")
+        )
+    }
+    steps = [] if instance.status in TERMINAL else runtime.open_steps(workflow)
+    current = {s.task_id for s in steps}
+    now = utcnow()
+    for task_id, row in open_rows.items():
+        if task_id not in current:
+            row.state, row.completed_at = "cancelled", now
+    embedded = instance.process_version.meta.get("embedded_forms", {})
+    for step in steps:
+        if step.task_id in open_rows:
+            continue
+        form_key = step.form_key or (
+            f"embedded:{step.bpmn_id}" if step.bpmn_id in embedded else None
+        )
+        db.session.add(
+            HumanTask(
+                instance_id=instance.id,
+                task_id=step.task_id,
+                bpmn_id=step.bpmn_id,
+                name=step.name[:200],
+                lane=step.lane,
+                candidate_group=step.candidate_group,
+                form_key=form_key,
+                instructions=step.instructions,
+                offering_key=instance.offering_key,
+                created_at=now,
+                due_at=runtime.due_after(now, step.due_in),
+            )
+        )
+
+
+def add_event(instance, kind: str, actor: User | None, *, bpmn_id=None, payload=None) -> None:
+    """Append to the instance's history (in the caller's transaction)."""
+    db.session.add(
+        InstanceEvent(
+            instance_id=instance.id,
+            kind=kind,
+            actor_id=actor.id if actor else None,
+            bpmn_id=bpmn_id,
+            payload=payload or {},
+            created_at=utcnow(),
+        )
+    )
+
+
+def json_safe(value):
+    return json.loads(json.dumps(value, default=str))
