@@ -16,6 +16,7 @@ from api import (
     health,
     incidents,
     instances,
+    metrics,
     offerings,
     processes,
     tasks,
@@ -73,6 +74,7 @@ def create_app(config: dict | None = None) -> Flask:
         tasks.blp,
         processes.blp,
         incidents.blp,
+        metrics.blp,
     ):
         api.register_blueprint(blueprint)
     app.before_request(auth.authenticate)

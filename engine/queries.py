@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 
 from engine import runtime, serializer, versions
-from engine.models import HumanTask, InstanceEvent, ProcessInstance, db
+from engine.models import HumanTask, InstanceEvent, Job, ProcessInstance, db, utcnow
 
 
 def page(query, page_number: int, page_size: int) -> tuple[list, int]:
@@ -38,3 +38,23 @@ def instance_data(instance: ProcessInstance) -> dict:
         instance.workflow_json, spec, subprocess_specs, runtime.SCRIPT_ENGINE
     )
     return runtime.data(workflow)
+
+
+def operational_counts() -> dict:
+    """Counts for monitoring: instances and jobs by status, open incidents, due timers and work."""
+    instances = dict(
+        db.session.execute(
+            select(ProcessInstance.status, func.count()).group_by(ProcessInstance.status)
+        ).all()
+    )
+    jobs = dict(db.session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+    now = utcnow()
+    oldest = db.session.scalar(select(func.min(Job.created_at)).where(Job.status == "queued"))
+    timers_due = db.session.scalar(select(func.count()).where(ProcessInstance.next_timer_at <= now))
+    return {
+        "instances": instances,
+        "jobs": jobs,
+        "incidents": jobs.get("failed", 0),
+        "timers_due": timers_due or 0,
+        "oldest_queued_seconds": (now - oldest).total_seconds() if oldest else 0.0,
+    }

@@ -102,21 +102,24 @@ def outline(version: ProcessVersion) -> list[dict]:
     `conditional`: it happens only when needed.
     """
     spec, subprocess_specs = versions.specs_for(version)
-    queue = [(spec.start, "", False)]
-    seen: set[tuple[str, str]] = set()
-    steps = []
+    return _walk(spec, subprocess_specs, conditional=False, depth=0)
+
+
+def _walk(process_spec, subprocess_specs: dict, *, conditional: bool, depth: int) -> list[dict]:
+    queue, seen, steps = [(process_spec.start, conditional)], set(), []
     while queue:
-        task_spec, owner, conditional = queue.pop(0)
-        if (owner, task_spec.name) in seen:
+        task_spec, branch = queue.pop(0)
+        if task_spec.name in seen:
             continue
-        seen.add((owner, task_spec.name))
+        seen.add(task_spec.name)
         kind = type(task_spec).__name__
         if kind in HUMAN_KINDS:
-            steps.append({"info": _info(task_spec), "conditional": conditional})
-        if kind == "SubWorkflowTask" and task_spec.spec in subprocess_specs:
-            queue.append((subprocess_specs[task_spec.spec].start, task_spec.spec, conditional))
-        branch = conditional or kind == "BoundaryEvent"
-        queue.extend((output, owner, branch) for output in task_spec.outputs)
+            steps.append({"info": _info(task_spec), "conditional": branch})
+        if kind == "SubWorkflowTask" and task_spec.spec in subprocess_specs and depth < 5:
+            sub = subprocess_specs[task_spec.spec]
+            steps.extend(_walk(sub, subprocess_specs, conditional=branch, depth=depth + 1))
+        branch = branch or kind == "BoundaryEvent"
+        queue.extend((output, branch) for output in task_spec.outputs)
     return steps
 
 

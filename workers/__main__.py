@@ -1,14 +1,19 @@
-"""`python -m workers`: an RQ worker process (plus the timer poller and the lost-job sweep).
+"""`python -m workers`: an RQ worker process, plus the poller and an optional health endpoint.
 
-Run as many as wanted, on any machine that reaches the database and Redis.
+Run as many as wanted, on any machine that reaches the database and Redis. SIGTERM lets the
+current job finish (RQ's warm shutdown); a job cut short by SIGKILL runs again after its lease.
 """
 
 import argparse
+import json
 import logging
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 
 from api.app import create_app
@@ -17,6 +22,7 @@ from workers import jobs
 from workers.dispatch import poll, poller_id
 
 log = logging.getLogger("workers")
+_last_poll = {"at": time.monotonic()}
 
 
 def _poll_forever(app, dispatch, interval: float) -> None:
@@ -24,15 +30,47 @@ def _poll_forever(app, dispatch, interval: float) -> None:
     while True:
         try:
             poll(app, dispatch, holder=holder)
+            _last_poll["at"] = time.monotonic()
         except Exception:  # the CLI-level guard: log and keep polling
             log.exception("poller error")
         time.sleep(interval)
+
+
+def _serve_health(port: int, redis: Redis, interval: float) -> None:
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            if self.path == "/metrics":
+                body, status, kind = generate_latest(), 200, CONTENT_TYPE_LATEST
+            elif self.path == "/health":
+                problems = []
+                try:
+                    redis.ping()
+                except RedisError as exc:
+                    problems.append(f"redis: {exc}")
+                if time.monotonic() - _last_poll["at"] > max(30.0, 10 * interval):
+                    problems.append("poller stalled")
+                status = 503 if problems else 200
+                body = json.dumps({"status": "fail" if problems else "ok", "problems": problems})
+                body, kind = body.encode(), "application/json"
+            else:
+                body, status, kind = b'{"status": 404}', 404, "application/json"
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("0.0.0.0", port), Health)
+    threading.Thread(target=server.serve_forever, daemon=True, name="health").start()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__)
     parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     parser.add_argument("--no-poller", action="store_true", help="do not fire timers here")
+    parser.add_argument("--health-port", type=int, default=0, help="serve /health and /metrics")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_app({"DISPATCHER": "rq"})
@@ -44,12 +82,16 @@ def main() -> None:
     with app.app_context():
         versions.sync_library(app.extensions["flowdesk"].library)
     dispatch = app.extensions["flowdesk"].dispatch
+    interval = float(app.config["TIMER_POLL_SECONDS"])
     if not args.no_poller:
-        interval = float(app.config["TIMER_POLL_SECONDS"])
-        threading.Thread(target=_poll_forever, args=(app, dispatch, interval), daemon=True).start()
+        threading.Thread(
+            target=_poll_forever, args=(app, dispatch, interval), daemon=True, name="poller"
+        ).start()
     redis = Redis.from_url(app.config["REDIS_URL"])
+    if args.health_port:
+        _serve_health(args.health_port, redis, interval)
     worker = SimpleWorker([Queue(app.config["QUEUE_NAME"], connection=redis)], connection=redis)
-    worker.work(with_scheduler=True, burst=args.burst, logging_level="INFO")
+    worker.work(burst=args.burst, logging_level="INFO")
 
 
 if __name__ == "__main__":
