@@ -21,7 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import Conflict, InvalidInput, NotFound, ProcessFailed
 from engine.scripting import RestrictedScriptEngine
-from engine.specs import ExternalServiceTask
+from engine.specs import ISO_DURATION, ExternalServiceTask
 
 SCRIPT_ENGINE = RestrictedScriptEngine()
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -86,6 +86,10 @@ def run_until_blocked(workflow: BpmnWorkflow) -> None:
         workflow.refresh_timers()
         workflow.do_engine_steps()
     except WorkflowTaskException as exc:
+        if exc.task is not None and exc.task.state != TaskState.ERROR:
+            exc.task._set_state(
+                TaskState.ERROR
+            )  # e.g. a timer whose expression failed stays FUTURE
         raise _process_failed(exc) from exc
     except SpiffWorkflowException as exc:
         raise ProcessFailed(f"engine error: {exc}") from exc
@@ -206,10 +210,8 @@ def throw_error(workflow: BpmnWorkflow, task_id: str, code: str, payload: dict) 
         return False
     event = BpmnEvent(ErrorEventDefinition(code, code=code), payload=payload, target=task.workflow)
     workflow.catch(event)
-    if task.state == TaskState.STARTED:
-        return False
-    run_until_blocked(workflow)
-    return True
+    run_until_blocked(workflow)  # the boundary event runs (and cancels the task) only here
+    return task.state != TaskState.STARTED
 
 
 def fire_timers(workflow: BpmnWorkflow) -> list[str]:
@@ -266,7 +268,7 @@ def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
 
 def due_after(start: datetime, iso_duration: str | None) -> datetime | None:
     """Return `start` plus an ISO 8601 duration (a step's `due_in`), or None without one."""
-    if not iso_duration:
+    if not iso_duration or not ISO_DURATION.match(iso_duration):
         return None
     try:
         parsed = TimerEventDefinition.parse_iso_duration(iso_duration)

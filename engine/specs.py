@@ -7,6 +7,7 @@ every script, condition and expression, so that a broken model is refused at dep
 failing on a requester's instance.
 """
 
+import ast
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -41,6 +42,10 @@ CATALOG_FIELDS = (
     "keywords",
     "start_form",
 )
+ISO_DURATION = re.compile(
+    r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$"
+)
+_UNQUOTED_TIME = re.compile(r"^(R\d*/)?P[0-9TYMWDHS.,/]+$|^\d{4}-\d{2}-\d{2}")
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
@@ -107,7 +112,8 @@ def content_hash(files: dict[str, bytes]) -> str:
     """Return the hash identifying one version: file names and bytes, order-independent."""
     digest = hashlib.sha256()
     for name in sorted(files):
-        digest.update(name.encode() + b"\0" + files[name] + b"\0")
+        digest.update(hashlib.sha256(name.encode()).digest())
+        digest.update(hashlib.sha256(files[name]).digest())
     return digest.hexdigest()
 
 
@@ -163,11 +169,19 @@ def _parse_xml(name: str, content: bytes, problems: list) -> etree._Element | No
         problems.append(_problem(name, None, None, "DOCTYPE and entity declarations are refused"))
         return None
     try:
-        return etree.fromstring(content, _XML_PARSER)
+        tree = etree.fromstring(content, _XML_PARSER)
     except etree.XMLSyntaxError as exc:
         problems.append(_problem(name, exc.lineno, None, f"malformed XML: {exc.msg}"))
     except ValueError as exc:
         problems.append(_problem(name, None, None, f"unreadable XML: {exc}"))
+    else:
+        docinfo = tree.getroottree().docinfo
+        if docinfo.doctype or docinfo.internalDTD is not None:  # any encoding, e.g. UTF-16
+            problems.append(
+                _problem(name, None, None, "DOCTYPE and entity declarations are refused")
+            )
+            return None
+        return tree
     return None
 
 
@@ -213,7 +227,34 @@ def _check_model(name: str, tree, problems: list) -> None:
     for tag in ("timeDate", "timeDuration", "timeCycle"):
         for expr in tree.iterfind(f".//bpmn:{tag}", NS):
             owner = expr.getparent().getparent()
+            if _UNQUOTED_TIME.match((expr.text or "").strip()):
+                problems.append(
+                    _problem(
+                        name,
+                        expr.sourceline,
+                        owner.get("id"),
+                        f'timer expressions are Python: quote it, e.g. "{expr.text.strip()}"',
+                    )
+                )
+                continue
             _check_code(name, expr, owner.get("id"), compile_expression, problems)
+    for prop in tree.iterfind(".//spiffworkflow:property[@name='due_in']", NS):
+        if not ISO_DURATION.match(prop.get("value", "")):
+            owner = prop.getparent().getparent().getparent()
+            problems.append(
+                _problem(
+                    name,
+                    prop.sourceline,
+                    owner.get("id"),
+                    "due_in must be an ISO 8601 duration such as P2D or PT4H",
+                )
+            )
+    for script in tree.iterfind(".//bpmn:script", NS):
+        if script.text and _has_import(script.text):
+            owner = script.getparent()
+            problems.append(
+                _problem(name, script.sourceline, owner.get("id"), "scripts may not import modules")
+            )
     for param in tree.iterfind(".//spiffworkflow:parameter", NS):
         owner = next(param.iterancestors(full_tag("serviceTask")), None)
         owner_id = owner.get("id") if owner is not None else None
@@ -221,6 +262,13 @@ def _check_model(name: str, tree, problems: list) -> None:
     for prop in tree.iterfind(".//spiffworkflow:property[@name='candidate_group_expression']", NS):
         owner = prop.getparent().getparent().getparent()
         _check_value(name, prop, prop.get("value", ""), owner.get("id"), problems)
+
+
+def _has_import(code: str) -> bool:
+    try:
+        return any(isinstance(n, ast.Import | ast.ImportFrom) for n in ast.walk(ast.parse(code)))
+    except SyntaxError:
+        return False  # reported by the restricted compile
 
 
 def _check_code(name, element, element_id, compiler, problems) -> None:
