@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import run_simple
@@ -44,7 +45,7 @@ DEMO_USERS = [  # username, display name, roles, groups, locale
 ]
 
 
-@click.group("flowdesk")
+@click.group("flowdesk", cls=AppGroup)
 def group():
     """FlowDesk administration."""
 
@@ -131,8 +132,7 @@ def deploy(key, files):
     try:
         parsed = parse_process(key, {Path(f).name: Path(f).read_bytes() for f in files})
         current_app.extensions["flowdesk"].forms.check_process(parsed.form_keys())
-        version, created = versions.deploy(parsed, user_id=None)
-        db.session.commit()
+        version, created = versions.publish(parsed, user_id=None)
     except PlatformError as exc:
         for problem in exc.extra.get("problems", []):
             click.echo(
@@ -150,6 +150,7 @@ def serve(host, port):
     """Serve the platform with the in-process worker (or RQ, when FLOWDESK_REDIS_URL is set)."""
     app = current_app._get_current_object()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    logging.getLogger("spiff").setLevel(logging.WARNING)  # one line per task state change
     versions.sync_library(app.extensions["flowdesk"].library)
     worker = app.extensions["flowdesk"].dispatch
     if hasattr(worker, "ensure_started"):

@@ -72,13 +72,20 @@ def _validation_error(exc: ValidationError):
 
 def _http_error(exc: HTTPException):
     messages = (getattr(exc, "data", None) or {}).get("messages")
-    if exc.code == 422 and messages:  # webargs/flask-smorest request parsing
+    if exc.code in (400, 422) and messages:  # webargs: unparsable JSON (400) or invalid fields
         errors = {}
-        for location_errors in messages.values():
-            errors.update(location_errors)
+        for location, location_errors in messages.items():
+            if isinstance(location_errors, dict):
+                errors.update(location_errors)
+            else:
+                errors[location] = location_errors  # e.g. {"json": ["Invalid JSON body."]}
         return problem(422, "invalid_input", "The request has errors.", errors=errors)
     code = {404: "not_found", 405: "http_error", 413: "invalid_input"}.get(exc.code, "http_error")
-    return problem(exc.code or 500, code, exc.description or exc.name)
+    response = problem(exc.code or 500, code, exc.description or exc.name)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":  # e.g. Allow on 405, Retry-After on 503
+            response.headers[name] = value
+    return response
 
 
 def _unexpected(exc: Exception):  # the API's 500 handler: log the traceback, say nothing more

@@ -35,7 +35,7 @@ def get_version(key, number):
     return version
 
 
-def _uploaded_files() -> dict[str, bytes]:
+def _uploaded_files(key: str) -> dict[str, bytes]:
     if request.files:
         uploads = request.files.getlist("file")
         if not uploads or len(uploads) > MAX_FILES:
@@ -58,7 +58,7 @@ def _uploaded_files() -> dict[str, bytes]:
             "Send BPMN XML as the body or as multipart 'file' fields.",
             errors={"file": ["Required."]},
         )
-    return {request.args.get("filename", "process.bpmn"): body}
+    return {request.args.get("filename", f"{key}.bpmn"): body}
 
 
 @blp.post("/<string:key>/versions")
@@ -69,7 +69,7 @@ def deploy(key):
     access.check_can_deploy(user)
     if not KEY_PATTERN.match(key):
         raise InvalidInput(f"'{key}' is not a valid process key.", errors={"key": ["Invalid."]})
-    parsed = parse_process(key, _uploaded_files())
+    parsed = parse_process(key, _uploaded_files(key))
     flowdesk = current_app.extensions["flowdesk"]
     flowdesk.forms.check_process(parsed.form_keys())
     unknown = sorted(parsed.operation_names() - OPERATION_NAMES)
@@ -81,8 +81,7 @@ def deploy(key):
                 for n in unknown
             ],
         )
-    version, created = versions.deploy(parsed, user_id=user.id)
-    db.session.commit()
+    version, created = versions.publish(parsed, user_id=user.id)
     return (
         version,
         201 if created else 200,

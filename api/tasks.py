@@ -20,7 +20,7 @@ from api.schemas import (
 from engine import access, queries, service
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Inbox")
-_TEMPLATES = SandboxedEnvironment(autoescape=True)
+_TEMPLATES = SandboxedEnvironment(autoescape=False)  # JSON carries plain text; pages escape
 
 
 def _instructions(task) -> str | None:

@@ -14,11 +14,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from engine import access, runtime, store
 from engine.errors import BusinessError, Conflict, InvalidInput, NotFound, ProcessFailed
-from engine.models import Job, ProcessInstance, SchedulerLease, User, db, utcnow
+from engine.models import Job, ProcessInstance, SchedulerLease, User, db, utcnow, write_unit
 
 OPEN_JOB_STATES = ("queued", "running", "retry")
 
 
+@write_unit
 def begin_job(job_id: int, *, lease_seconds: float) -> Job | None:
     """Lease a queued job to this worker and count the attempt; None when there is nothing to do.
 
@@ -38,6 +39,7 @@ def begin_job(job_id: int, *, lease_seconds: float) -> Job | None:
     return job
 
 
+@write_unit
 def finish_job(
     job_id: int, result, *, dispatch: store.Dispatch, skipped_by: User | None = None
 ) -> bool:
@@ -84,6 +86,7 @@ def retry_delay(job: Job, *, base_seconds: float, max_seconds: float) -> float:
     return delay * random.uniform(0.8, 1.2)
 
 
+@write_unit
 def job_failed(
     job_id: int,
     error: str,
@@ -137,6 +140,7 @@ def job_failed(
     return "failed"
 
 
+@write_unit
 def throw_job_error(job_id: int, error: BusinessError, *, dispatch: store.Dispatch) -> str:
     """Route a business error to the service task's error boundary event, else an incident."""
     job = db.session.get(Job, job_id)
@@ -174,6 +178,7 @@ def throw_job_error(job_id: int, error: BusinessError, *, dispatch: store.Dispat
     return "caught"
 
 
+@write_unit
 def retry_incident(job_id: int, *, user: User, dispatch: store.Dispatch) -> None:
     """Run a failed job again from a fresh attempt count.
 
@@ -194,6 +199,7 @@ def retry_incident(job_id: int, *, user: User, dispatch: store.Dispatch) -> None
     dispatch([job.id])
 
 
+@write_unit
 def skip_incident(job_id: int, result, *, user: User, dispatch: store.Dispatch) -> None:
     """Resolve an incident by supplying the operation's result by hand; the instance goes on.
 
@@ -252,6 +258,7 @@ def incidents_query(*, offering=None, operation=None, error=None):
     return query.order_by(Job.updated_at, Job.id)
 
 
+@write_unit
 def release_due_work(*, stale_seconds: float, limit: int = 500) -> tuple[list[int], list[int]]:
     """Queue due retries and jobs whose worker died; return (ids to send, ids possibly lost).
 
@@ -284,6 +291,7 @@ def release_due_work(*, stale_seconds: float, limit: int = 500) -> tuple[list[in
     return list(due), list(stale)
 
 
+@write_unit
 def hold_lease(name: str, holder: str, *, ttl_seconds: float) -> bool:
     """Take or renew a named lease (e.g. the poller's); False while another holder has it."""
     now = utcnow()

@@ -5,11 +5,13 @@ spec, stored once per version); `human_task` projects open user steps so inboxes
 queries; `job` rows are written in the same transaction as the state that needs them.
 """
 
+import functools
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, Index, UniqueConstraint, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import deferred
 
 db = SQLAlchemy()
 
@@ -37,7 +39,37 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int = 30000) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get("flowdesk_write"):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")  # WAL readers take no lock at all
+
+
+def begin_write() -> None:
+    """Open the unit of work's transaction with the write lock taken up front (SQLite).
+
+    A read-only transaction left open by earlier reads (authentication, loading the task) is
+    ended first: upgrading it to a writer would fail once someone else has written meanwhile.
+    """
+    session = db.session()  # the scoped session's current Session
+    if session.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL: row locks (SELECT ... FOR UPDATE) and the version column
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            return  # already writing in this transaction
+        session.rollback()
+    session.connection(execution_options={"flowdesk_write": True})
+
+
+def write_unit(func):
+    """Decorate a unit of work: it runs in a transaction that holds the write lock."""
+
+    @functools.wraps(func)
+    def unit(*args, **kwargs):
+        begin_write()
+        return func(*args, **kwargs)
+
+    return unit
 
 
 group_member = db.Table(
@@ -107,8 +139,8 @@ class ProcessVersion(db.Model):
     process_key = db.Column(db.String(64), nullable=False, index=True)
     version = db.Column(db.Integer, nullable=False)
     content_hash = db.Column(db.String(64), nullable=False)
-    files = db.Column(JSON, nullable=False)  # {file name: BPMN text}
-    spec_json = db.Column(db.Text, nullable=False)
+    files = deferred(db.Column(JSON, nullable=False))  # {file name: BPMN text}; loaded on use
+    spec_json = deferred(db.Column(db.Text, nullable=False))
     meta = db.Column(JSON, nullable=False)  # catalog metadata, start form, embedded forms
     is_bundled = db.Column(db.Boolean, nullable=False, default=False)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

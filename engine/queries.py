@@ -32,7 +32,10 @@ def events(instance_id: int) -> list[InstanceEvent]:
 
 
 def instance_data(instance: ProcessInstance) -> dict:
-    """Return the request's business data (deserializes the workflow once)."""
+    """Return the request's business data (deserializes the workflow unless just saved)."""
+    cached = getattr(instance, "business_data", None)
+    if cached is not None:
+        return cached
     spec, subprocess_specs = versions.specs_for(instance.process_version)
     workflow = serializer.loads(
         instance.workflow_json, spec, subprocess_specs, runtime.SCRIPT_ENGINE

@@ -294,7 +294,7 @@ def outcome(workflow: BpmnWorkflow) -> str | None:
 
 def data(workflow: BpmnWorkflow) -> dict:
     """Return the instance's business data: the end data when done, else the merged task data."""
-    if workflow.is_completed():
+    if workflow.is_completed() and workflow.data:  # a cancelled workflow has no end data
         return dict(workflow.data)
     merged = {}
     for task in workflow.get_tasks(state=TaskState.COMPLETED):

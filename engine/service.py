@@ -17,8 +17,10 @@ from engine.models import (
     InstanceComment,
     ProcessInstance,
     User,
+    begin_write,
     db,
     utcnow,
+    write_unit,
 )
 from engine.store import TERMINAL, Dispatch
 
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 _TITLES = SandboxedEnvironment(autoescape=False)  # plain text; pages escape when rendering
 
 
+@write_unit
 def start_instance(
     offering_key: str,
     data: dict,
@@ -61,6 +64,7 @@ def start_instance(
     return store.save(instance, workflow, dispatch, failure=failure)
 
 
+@write_unit
 def complete_task(
     instance_id: int, task_id: str, data: dict, *, user: User, dispatch: Dispatch
 ) -> ProcessInstance:
@@ -109,6 +113,7 @@ def _open_task(instance_id: int, task_id: str, user: User) -> tuple[ProcessInsta
     return store.lock_instance(instance_id), task
 
 
+@write_unit
 def claim_task(task_id: str, *, user: User) -> HumanTask:
     """Assign an open group task to the user.
 
@@ -127,6 +132,7 @@ def claim_task(task_id: str, *, user: User) -> HumanTask:
     return task
 
 
+@write_unit
 def unclaim_task(task_id: str, *, user: User) -> HumanTask:
     """Give a claimed task back to its group (the assignee or an admin)."""
     task = access.get_task(task_id)
@@ -141,6 +147,7 @@ def unclaim_task(task_id: str, *, user: User) -> HumanTask:
     return task
 
 
+@write_unit
 def cancel_instance(instance_id: int, *, user: User, reason: str = "") -> ProcessInstance:
     """Cancel a request (its requester or an agent).
 
@@ -160,6 +167,7 @@ def cancel_instance(instance_id: int, *, user: User, reason: str = "") -> Proces
     return store.save(instance, workflow, None, status=runtime.InstanceStatus.CANCELLED)
 
 
+@write_unit
 def wake_instance(instance_id: int, *, dispatch: Dispatch) -> ProcessInstance | None:
     """Let due timers fire and run the instance on; a no-op when nothing is due."""
     instance = store.lock_instance(instance_id)
@@ -192,6 +200,7 @@ def due_timer_instances(limit: int = 100) -> list[int]:
 def mark_failed(instance_id: int, exc: BaseException) -> None:
     """Record an unexpected error on an instance in its own transaction (job wrapper, CLI)."""
     db.session.rollback()
+    begin_write()
     instance = db.session.get(ProcessInstance, instance_id)
     if instance is None:
         return
@@ -208,6 +217,7 @@ def mark_failed(instance_id: int, exc: BaseException) -> None:
     db.session.commit()
 
 
+@write_unit
 def add_comment(instance_id: int, body: str, *, user: User) -> InstanceComment:
     """Add a comment to a request the user can see.
 
@@ -227,6 +237,7 @@ def add_comment(instance_id: int, body: str, *, user: User) -> InstanceComment:
     return comment
 
 
+@write_unit
 def reassign_task(task_id: str, username: str, *, user: User) -> HumanTask:
     """Assign an open task to a member of its candidate group.
 

@@ -41,6 +41,7 @@ CATALOG_FIELDS = (
     "expected_duration",
     "keywords",
     "start_form",
+    "title_template",
 )
 ISO_DURATION = re.compile(
     r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$"

@@ -62,6 +62,7 @@ def save(
     """
     jobs = [] if status == runtime.InstanceStatus.CANCELLED else runtime.pending_jobs(workflow)
     instance.workflow_json = serializer.dumps(workflow)
+    instance.business_data = runtime.data(workflow)  # not a column: spares views a reload
     instance.status = status or runtime.status_of(workflow)
     instance.outcome = runtime.outcome(workflow)
     if instance.status not in TERMINAL and has_incident(instance.id):

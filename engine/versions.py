@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import serializer
 from engine.errors import NotFound
-from engine.models import ProcessVersion, db
+from engine.models import ProcessVersion, begin_write, db, write_unit
 from engine.specs import ParsedProcess, ProcessLibrary
 
 _SPEC_CACHE: OrderedDict[str, tuple] = OrderedDict()  # content hash -> specs
@@ -46,6 +46,15 @@ def deploy(parsed: ParsedProcess, *, user_id: int | None, bundled: bool = False)
     return version, True
 
 
+@write_unit
+def publish(parsed: ParsedProcess, *, user_id: int | None):
+    """Deploy one process as its own unit of work; returns (version, created)."""
+    version, created = deploy(parsed, user_id=user_id)
+    db.session.commit()
+    return version, created
+
+
+@write_unit
 def sync_library(library: ProcessLibrary) -> list[ProcessVersion]:
     """Deploy every bundled process whose content is new; return the versions created."""
     for attempt in range(2):  # two processes starting at once: the loser re-reads
@@ -61,6 +70,7 @@ def sync_library(library: ProcessLibrary) -> list[ProcessVersion]:
             db.session.rollback()
             if attempt:
                 raise
+            begin_write()
     return []
 
 

@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--health-port", type=int, default=0, help="serve /health and /metrics")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("spiff").setLevel(logging.WARNING)  # one line per task state change
     app = create_app({"DISPATCHER": "rq"})
     if not app.config.get("REDIS_URL"):
         parser.error(
