@@ -12,6 +12,7 @@ from api.schemas import (
     InstanceDetailSchema,
     InstanceListArgs,
     InstancePageSchema,
+    InstanceStateSchema,
     StartInstanceSchema,
 )
 from engine import access, queries, service, versions
@@ -23,21 +24,27 @@ def dispatcher():
     return current_app.extensions["flowdesk"].dispatch
 
 
-def detail(instance) -> SimpleNamespace:
-    """The instance with its open tasks, history and business data, for InstanceDetailSchema."""
+def state(instance) -> SimpleNamespace:
+    """The instance with its open tasks and business data, for InstanceStateSchema."""
     return SimpleNamespace(
         **{column.key: getattr(instance, column.key) for column in instance.__table__.columns},
         process_version=instance.process_version,
         requested_by=instance.requested_by,
         open_tasks=queries.open_tasks(instance.id),
-        events=queries.events(instance.id),
         data=queries.instance_data(instance),
     )
 
 
+def detail(instance) -> SimpleNamespace:
+    """state() plus the history, for InstanceDetailSchema."""
+    view = state(instance)
+    view.events = queries.events(instance.id)
+    return view
+
+
 @blp.post("")
 @blp.arguments(StartInstanceSchema)
-@blp.response(201, InstanceDetailSchema)
+@blp.response(201, InstanceStateSchema)
 def start(args):
     """Start a request of an offering with its start form's data."""
     version = versions.latest(args["offering"])
@@ -50,7 +57,7 @@ def start(args):
         title=args.get("title"),
         business_key=args.get("business_key"),
     )
-    return detail(instance), 201, {"Location": f"/api/v1/instances/{instance.id}"}
+    return state(instance), 201, {"Location": f"/api/v1/instances/{instance.id}"}
 
 
 @blp.get("")

@@ -115,10 +115,15 @@ class InstanceSchema(Schema):
     next_timer_at = fields.DateTime(allow_none=True)
 
 
-class InstanceDetailSchema(InstanceSchema):
+class InstanceStateSchema(InstanceSchema):
+    """What a state change answers: the request and the steps now open (no history)."""
+
     open_tasks = fields.List(fields.Nested(TaskSchema))
-    events = fields.List(fields.Nested(EventSchema))
     data = fields.Dict()
+
+
+class InstanceDetailSchema(InstanceStateSchema):
+    events = fields.List(fields.Nested(EventSchema))
 
 
 class InstancePageSchema(Schema):

@@ -8,10 +8,10 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from api.auth import current_user
 from api.forms import form_definition, load_form_data
-from api.instances import detail, dispatcher
+from api.instances import dispatcher, state
 from api.schemas import (
     CompleteTaskSchema,
-    InstanceDetailSchema,
+    InstanceStateSchema,
     TaskDetailSchema,
     TaskListArgs,
     TaskPageSchema,
@@ -76,7 +76,7 @@ def unclaim(task_id):
 
 @blp.post("/<string:task_id>/complete")
 @blp.arguments(CompleteTaskSchema)
-@blp.response(202, InstanceDetailSchema)
+@blp.response(202, InstanceStateSchema)
 def complete(args, task_id):
     """Complete a task with its form's data; the request moves on."""
     task = access.get_task(task_id)
@@ -85,4 +85,4 @@ def complete(args, task_id):
     instance = service.complete_task(
         task.instance_id, task_id, data, user=current_user(), dispatch=dispatcher()
     )
-    return detail(instance), 202, {"Location": f"/api/v1/instances/{instance.id}"}
+    return state(instance), 202, {"Location": f"/api/v1/instances/{instance.id}"}

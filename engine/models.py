@@ -13,7 +13,9 @@ from sqlalchemy import JSON, Index, UniqueConstraint, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import deferred
 
-db = SQLAlchemy()
+# Objects stay readable after commit (views serialize what a unit of work just wrote); every
+# unit of work starts by expiring them (begin_write), so state changes always read fresh rows.
+db = SQLAlchemy(session_options={"expire_on_commit": False})
 
 
 def utcnow() -> datetime:
@@ -52,11 +54,12 @@ def begin_write() -> None:
     ended first: upgrading it to a writer would fail once someone else has written meanwhile.
     """
     session = db.session()  # the scoped session's current Session
+    if session.new or session.dirty or session.deleted:
+        return  # already writing in this transaction
     if session.get_bind().dialect.name != "sqlite":
-        return  # PostgreSQL: row locks (SELECT ... FOR UPDATE) and the version column
+        session.expire_all()  # PostgreSQL: row locks (FOR UPDATE) and the version column
+        return
     if session.in_transaction():
-        if session.new or session.dirty or session.deleted:
-            return  # already writing in this transaction
         session.rollback()
     session.connection(execution_options={"flowdesk_write": True})
 

@@ -241,7 +241,8 @@ def test_script_reaching_the_os_is_refused_at_deploy_time_or_cannot_run(
         assert deploy(designer, "demo_process", content).status_code == 201
         started = start(designer, "demo_process", {}).get_json()
         assert started["status"] == "error"
-        assert [e["bpmn_id"] for e in started["events"] if e["kind"] == "failed"] == ["step"]
+        history = designer.get(f"/api/v1/instances/{started['id']}").get_json()["events"]
+        assert [e["bpmn_id"] for e in history if e["kind"] == "failed"] == ["step"]
     else:
         body = assert_refused(app, designer, "demo_process", content)
         problem = body["problems"][0]
