@@ -4,7 +4,9 @@ Instances store only their task tree and data; the spec of their process version
 the process_version table and passed back in on load (see the notes' spec store).
 """
 
+import base64
 import json
+import zlib
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -16,6 +18,7 @@ from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from engine.specs import ExternalServiceTask
 
 FORMAT_VERSION = "flowdesk-1"  # our own: the library's migrations never run on our documents
+COMPRESSED = "z:"  # prefix of deflated documents; older rows hold plain JSON
 
 
 class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
@@ -51,13 +54,25 @@ _SPECS = _configure(specless=False)
 
 
 def dumps(workflow) -> str:
-    """Serialize a workflow's state (not its spec) to JSON."""
-    return _WORKFLOWS.serialize_json(workflow)
+    """Serialize a workflow's state (not its spec): JSON, deflated and base64-encoded.
+
+    Task trees repeat keys and UUIDs, so deflate shrinks a finished onboarding from ~10 KB to
+    ~2 KB; base64 keeps the column text, readable by both SQLite and PostgreSQL tools.
+    """
+    raw = _WORKFLOWS.serialize_json(workflow).encode()
+    return COMPRESSED + base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
+
+
+def document(text: str) -> str:
+    """Return the JSON of a stored workflow (inflating a compressed one)."""
+    if text.startswith(COMPRESSED):
+        return zlib.decompress(base64.b64decode(text[len(COMPRESSED) :])).decode()
+    return text
 
 
 def loads(text: str, spec, subprocess_specs: dict, script_engine) -> BpmnWorkflow:
-    """Restore a workflow saved by dumps() onto the given spec objects."""
-    dct = json.loads(text)
+    """Restore a workflow saved by dumps() (or as plain JSON) onto the given spec objects."""
+    dct = json.loads(document(text))
     dct.pop(_WORKFLOWS.VERSION_KEY, None)
     dct["_specs"] = (spec, subprocess_specs)
     workflow = _WORKFLOWS.from_dict(dct)

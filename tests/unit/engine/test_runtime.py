@@ -382,7 +382,7 @@ def test_fire_timers_names_timer_when_it_falls_due():
     assert runtime.fire_timers(workflow) == []
     # What a wake-up after the due time sees: the armed due time lies in the past.
     armed = '"event_value": "2030-01-09T09:00:00+08:00"'
-    text = serializer.dumps(workflow)
+    text = serializer.document(serializer.dumps(workflow))
     assert armed in text
     text = text.replace(armed, '"event_value": "2000-01-01T00:00:00+00:00"')
     workflow = serializer.loads(text, *specs_of(parsed), runtime.SCRIPT_ENGINE)

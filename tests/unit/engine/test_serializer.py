@@ -86,13 +86,15 @@ def test_dumps_leaves_spec_out_of_stored_json(library):
     parsed = library.get("new_hire_onboarding")
     workflow = started(parsed)
 
-    text = serializer.dumps(workflow)
+    stored = serializer.dumps(workflow)
+    text = serializer.document(stored)
 
     assert "spec" not in json.loads(text)
     assert "laptop_reminder_at = days_before" not in text
     assert "new_hire_onboarding.manager_approval" not in text
     assert json.loads(text)["serializer_version"] == serializer.FORMAT_VERSION
     assert len(text) * 3 < len(full_serializer().serialize_json(workflow))
+    assert len(stored) * 3 < len(text)  # deflated
 
 
 def test_load_specs_restores_specs_that_run_a_stored_instance_to_the_end(library):
