@@ -18,14 +18,18 @@ run: $(VENV)/.installed
 	FLOWDESK_DEMO=1 $(FLASK) flowdesk seed-demo
 	FLOWDESK_DEMO=1 $(FLASK) flowdesk serve --host $(HOST) --port $(PORT)
 
+SYSTEM_PACKAGES := redis-server postgresql
+
 system-deps:
-	@command -v redis-server >/dev/null || { \
-	  export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q redis-server; }
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q $$missing; fi
 
 test: $(VENV)/.installed system-deps
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q --durations=5
+	FLOWDESK_TEST_DB=postgresql $(PY) -m pytest -q --durations=5 tests/api tests/integration
 
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest -q tests/unit
