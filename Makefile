@@ -5,7 +5,7 @@ FLASK := $(VENV)/bin/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-unit lint worker bench system-deps clean
+.PHONY: run test test-unit lint worker bench system-deps assets clean
 
 $(VENV)/.installed: setup.cfg constraints.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -13,19 +13,28 @@ $(VENV)/.installed: setup.cfg constraints.txt pyproject.toml
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
-run: $(VENV)/.installed
+# The designer's and agents' diagram viewer (bpmn-js) and the browser tests' driver come from npm.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q && apt-get install -y -q nodejs npm; }
+	npm ci --no-audit --no-fund --loglevel=error
+
+assets: node_modules/.package-lock.json
+
+run: $(VENV)/.installed assets
 	FLOWDESK_DEMO=1 $(FLASK) db upgrade
 	FLOWDESK_DEMO=1 $(FLASK) flowdesk seed-demo
 	FLOWDESK_DEMO=1 $(FLASK) flowdesk serve --host $(HOST) --port $(PORT)
 
-SYSTEM_PACKAGES := redis-server postgresql
+# Real servers for the integration tests, Chromium (and CJK fonts) for the browser tests.
+SYSTEM_PACKAGES := redis-server postgresql chromium fonts-noto-cjk
 
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q $$missing; fi
 
-test: $(VENV)/.installed system-deps
+test: $(VENV)/.installed assets system-deps
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q --durations=5
@@ -45,4 +54,4 @@ bench: $(VENV)/.installed
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) instance
+	rm -rf $(VENV) instance node_modules

@@ -28,6 +28,23 @@ DEFAULTS = {
     "MAIL_FROM": "FlowDesk <noreply@flowdesk.local>",
     "IM_WEBHOOKS": {},  # {"channel": "https://robot url"}; "default" catches the rest
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+    "ATTACHMENTS_DIR": "",  # empty: <instance folder>/attachments
+    "ATTACHMENT_MAX_BYTES": 3 * 1024 * 1024,
+    "ATTACHMENT_TYPES": [
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "text/plain",
+        "text/csv",
+        "application/zip",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ],
+    "WEB_TIMEZONE": "Asia/Shanghai",  # how the web pages show times
+    "SESSION_HOURS": 12,
     "DEMO": False,  # seeds demo users with well-known tokens; never in production
     "API_TITLE": "FlowDesk API",
     "API_VERSION": "v1",

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, Index, UniqueConstraint, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import deferred
+from sqlalchemy.orm import Session, deferred
 
 # Objects stay readable after commit (views serialize what a unit of work just wrote); every
 # unit of work starts by expiring them (begin_write), so state changes always read fresh rows.
@@ -54,14 +54,25 @@ def begin_write() -> None:
     ended first: upgrading it to a writer would fail once someone else has written meanwhile.
     """
     session = db.session()  # the scoped session's current Session
-    if session.new or session.dirty or session.deleted:
-        return  # already writing in this transaction
+    if session.new or session.dirty or session.deleted or session.info.get("flushed"):
+        return  # already writing in this transaction (pending or flushed rows)
     if session.get_bind().dialect.name != "sqlite":
         session.expire_all()  # PostgreSQL: row locks (FOR UPDATE) and the version column
         return
     if session.in_transaction():
         session.rollback()
     session.connection(execution_options={"flowdesk_write": True})
+
+
+@event.listens_for(Session, "after_flush")
+def _mark_flushed(session, _flush_context):
+    session.info["flushed"] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _clear_flushed(session, transaction):
+    if transaction.parent is None:
+        session.info.pop("flushed", None)
 
 
 def write_unit(func):

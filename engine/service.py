@@ -265,3 +265,19 @@ def reassign_task(task_id: str, username: str, *, user: User) -> HumanTask:
     )
     db.session.commit()
     return task
+
+
+@write_unit
+def set_locale(user_id: int, locale: str) -> None:
+    """Remember a user's language (zh or en) for the web pages.
+
+    Raises:
+        InvalidInput: an unsupported language.
+    """
+    if locale not in ("zh", "en"):
+        raise InvalidInput(f"unsupported language {locale!r}", errors={"lang": ["zh or en."]})
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id}")
+    user.locale = locale
+    db.session.commit()

@@ -26,6 +26,7 @@ from engine.models import (
 HUMAN_KINDS = ("UserTask", "ManualTask")
 OPEN_STATUSES = ("running", "user_input_required", "waiting", "error")
 DUE_FILTERS = ("overdue", "today", "week")
+FAILURE_EVENTS = ("failed", "job_failed", "incident")
 
 
 @dataclass(frozen=True)
@@ -96,16 +97,16 @@ def _info(task_spec) -> StepInfo | None:
 
 
 def outline(version: ProcessVersion) -> list[dict]:
-    """Return the human steps of an offering in process order, for the service page.
+    """Return the human steps of an offering in process order: {info, conditional, parent}.
 
-    A step reached only through a boundary event (a reminder or escalation) is marked
-    `conditional`: it happens only when needed.
+    A step reached only through a boundary event (a reminder or escalation) is `conditional`:
+    it happens only when needed. `parent` is the BPMN id of the subprocess holding the step.
     """
     spec, subprocess_specs = versions.specs_for(version)
-    return _walk(spec, subprocess_specs, conditional=False, depth=0)
+    return _walk(spec, subprocess_specs, conditional=False, parent=None, depth=0)
 
 
-def _walk(process_spec, subprocess_specs: dict, *, conditional: bool, depth: int) -> list[dict]:
+def _walk(process_spec, subprocess_specs: dict, *, conditional: bool, parent, depth: int) -> list:
     queue, seen, steps = [(process_spec.start, conditional)], set(), []
     while queue:
         task_spec, branch = queue.pop(0)
@@ -114,10 +115,11 @@ def _walk(process_spec, subprocess_specs: dict, *, conditional: bool, depth: int
         seen.add(task_spec.name)
         kind = type(task_spec).__name__
         if kind in HUMAN_KINDS:
-            steps.append({"info": _info(task_spec), "conditional": branch})
+            steps.append({"info": _info(task_spec), "conditional": branch, "parent": parent})
         if kind == "SubWorkflowTask" and task_spec.spec in subprocess_specs and depth < 5:
             sub = subprocess_specs[task_spec.spec]
-            steps.extend(_walk(sub, subprocess_specs, conditional=branch, depth=depth + 1))
+            steps.extend(_walk(sub, subprocess_specs, conditional=branch,
+                               parent=task_spec.bpmn_id, depth=depth + 1))  # fmt: skip
         branch = branch or kind == "BoundaryEvent"
         queue.extend((output, branch) for output in task_spec.outputs)
     return steps
@@ -155,7 +157,10 @@ def requests_query(user: User, *, state: str = "all", search: str | None = None)
         query = query.where(ProcessInstance.status.in_(OPEN_STATUSES))
     elif state == "closed":
         query = query.where(ProcessInstance.status.not_in(OPEN_STATUSES))
-    if search:
+    number = _request_number(search)
+    if number is not None:
+        query = query.where(ProcessInstance.id == number)
+    elif search:
         query = query.where(ProcessInstance.title.ilike(f"%{_like(search)}%", escape="\\"))
     return query
 
@@ -232,7 +237,10 @@ def inbox_query(user: User, *, scope: str, offering=None, due=None, search=None,
     elif due in ("today", "week"):
         horizon = now + timedelta(days=1 if due == "today" else 7)
         query = query.where(HumanTask.due_at <= horizon)
-    if search:
+    number = _request_number(search)
+    if number is not None:
+        query = query.where(HumanTask.instance_id == number)
+    elif search:
         pattern = f"%{_like(search)}%"
         query = query.join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id).where(
             or_(
@@ -291,14 +299,14 @@ def failed_jobs(instance_ids: list[int]) -> dict[int, list[Job]]:
 
 
 def last_failures(instance_ids: list[int]) -> dict[int, InstanceEvent]:
-    """Return the newest 'failed' or 'job_failed' event of each instance (one query)."""
+    """Return the newest failure event of each instance (one query)."""
     found: dict[int, InstanceEvent] = {}
     if instance_ids:
         rows = db.session.scalars(
             select(InstanceEvent)
             .where(
                 InstanceEvent.instance_id.in_(instance_ids),
-                InstanceEvent.kind.in_(("failed", "job_failed")),
+                InstanceEvent.kind.in_(FAILURE_EVENTS),
             )
             .order_by(InstanceEvent.id)
         )
@@ -309,6 +317,12 @@ def last_failures(instance_ids: list[int]) -> dict[int, InstanceEvent]:
 
 def jobs(instance_id: int) -> list[Job]:
     return list(db.session.scalars(select(Job).filter_by(instance_id=instance_id).order_by(Job.id)))
+
+
+def _request_number(search: str | None) -> int | None:
+    """ "#42" or "42" searches for request 42."""
+    text = (search or "").strip().removeprefix("#")
+    return int(text) if text.isdigit() and len(text) < 12 else None
 
 
 def _like(text: str) -> str:

@@ -1,0 +1,278 @@
+// The two journeys of the web issue, clicked through in headless Chromium with playwright-core.
+//
+//   node tests/browser/journeys.mjs <base_url> <artifacts_dir> <en|zh>
+//
+// 1. HR finds "new hire IT onboarding" by search, submits with one invalid field (sees the
+//    message, nothing lost), fixes it; the manager approves from the inbox; IT completes the
+//    laptop step; HR sees the timeline reach "done".
+// 2. The store manager requests a store opening; IT Leads reject it with a reason; the
+//    requester sees "rejected" and the reason.
+// Screenshots of each page go to <artifacts_dir>/<lang>-*.png. Exit code 0 means both passed.
+
+import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+const require = createRequire(import.meta.url);
+const { chromium } = require("playwright-core");
+
+const [base, artifacts, lang] = process.argv.slice(2);
+if (!base || !artifacts || !["en", "zh"].includes(lang)) {
+  console.error("usage: node journeys.mjs <base_url> <artifacts_dir> <en|zh>");
+  process.exit(2);
+}
+mkdirSync(artifacts, { recursive: true });
+
+const TEXT = {
+  en: {
+    htmlLang: "en",
+    search: "onboarding",
+    onboarding: "New-hire IT onboarding",
+    storeSearch: "new store",
+    store: "New store opening IT readiness",
+    submit: "Submit request",
+    required: "This field is required.",
+    pattern: "This does not match the expected format.",
+    approve: "Approve",
+    reject: "Reject",
+    done: "Done",
+    rejected: "Rejected",
+    rejectNeedsReason: "Say why you reject the request.",
+    reason: "Opening date clashes with the network freeze; please move it.",
+    reasonPart: "network freeze",
+  },
+  zh: {
+    htmlLang: "zh-CN",
+    search: "入职",
+    onboarding: "新员工 IT 入职",
+    storeSearch: "开业",
+    store: "新店开业 IT 筹备",
+    submit: "提交申请",
+    required: "此项为必填项。",
+    pattern: "格式不正确。",
+    approve: "批准",
+    reject: "驳回",
+    done: "已完成",
+    rejected: "已驳回",
+    rejectNeedsReason: "请说明驳回的原因。",
+    reason: "开业日期与网络封网期冲突，请顺延一周。",
+    reasonPart: "网络封网期",
+  },
+}[lang];
+
+const run = `${Date.now().toString(36)}${lang}`;
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+});
+const problems = [];
+let page;
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+function step(message) {
+  console.log(`[${lang}] ${message}`);
+}
+
+async function shot(name, options = {}) {
+  const path = join(artifacts, `${lang}-${name}.png`);
+  await page.screenshot({ path, fullPage: true, ...options });
+  step(`screenshot ${path}`);
+}
+
+async function newPage(width = 1280, height = 900) {
+  const context = await browser.newContext({ viewport: { width, height }, locale: lang === "zh" ? "zh-CN" : "en-US" });
+  const created = await context.newPage();
+  created.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  created.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+  });
+  return created;
+}
+
+async function login(username) {
+  page = await newPage();
+  await page.goto(`${base}/login`);
+  await page.fill("#username", username);
+  await page.fill("#password", "demo");
+  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith("/login")), page.click("form button[type=submit]")]);
+  const current = await page.getAttribute("html", "lang");
+  if (current !== TEXT.htmlLang) {
+    await Promise.all([page.waitForLoadState("load"), page.click(`.usermenu button[name=lang][value=${lang}]`)]);
+  }
+  check((await page.getAttribute("html", "lang")) === TEXT.htmlLang, `page language is not ${lang}`);
+  step(`signed in as ${username}`);
+}
+
+async function logout() {
+  await Promise.all([page.waitForURL(/\/login/), page.click(".usermenu form[action$='/logout'] button")]);
+  await page.context().close();
+}
+
+async function expectText(selector, text) {
+  const content = await page.textContent(selector);
+  check(content && content.includes(text), `expected "${text}" in ${selector}, found: ${content && content.trim().slice(0, 300)}`);
+}
+
+async function openTask(instanceId, bpmnId) {
+  await page.goto(`${base}/inbox?q=${encodeURIComponent(`#${instanceId}`)}`);
+  const link = page.locator(`a.list-link[data-task="${bpmnId}"][data-instance="${instanceId}"]`);
+  await link.waitFor({ timeout: 15000 });
+  await Promise.all([page.waitForURL(/\/inbox\/tasks\//), link.click()]);
+}
+
+async function waitForOutcome(url, outcome) {
+  for (let attempt = 0; attempt < 60; attempt += 1) {
+    await page.goto(url);
+    if ((await page.locator(`.outcome[data-outcome="${outcome}"]`).count()) > 0) return;
+    await page.waitForTimeout(500);
+  }
+  throw new Error(`request ${url} did not reach "${outcome}"`);
+}
+
+async function onboarding() {
+  const last = `Zhang${run}`;
+  await login("hr");
+  await page.goto(`${base}/catalog`);
+  await shot("catalog");
+  await page.fill("#q", TEXT.search);
+  await Promise.all([page.waitForURL(/q=/), page.press("#q", "Enter")]);
+  const tile = page.locator("a.tile", { hasText: TEXT.onboarding });
+  check((await tile.count()) === 1, "search did not find the onboarding service");
+  check((await page.locator("a.tile").count()) === 1, "search found more than the onboarding service");
+  await Promise.all([page.waitForURL(/\/services\/new_hire_onboarding/), tile.click()]);
+  step("found onboarding by search");
+
+  await page.fill("[name=first_name]", "Wei");
+  await page.fill("[name=last_name]", last);
+  await page.fill("[name=username]", "Wei Zhang");  // invalid: spaces and capitals
+  await page.fill("[name=personal_email]", "wei@example.com");
+  await page.selectOption("[name=department]", "engineering");
+  await page.fill("[name=role]", "Backend engineer");
+  await page.fill("[name=start_date]", "2099-06-01");
+  await page.check("[name=employment_type][value=employee]");
+  await page.selectOption("[name=location]", "shanghai");
+  await page.click("form[data-form] button.primary");
+  await page.waitForSelector(".error-summary");
+  await expectText("[data-field=username] .field-error", TEXT.pattern);
+  check((await page.locator(".field-error").count()) === 1, "more than one field has an error");
+  check((await page.inputValue("[name=last_name]")) === last, "the last name was lost");
+  check((await page.inputValue("[name=username]")) === "Wei Zhang", "the invalid username was lost");
+  check((await page.inputValue("[name=department]")) === "engineering", "the department was lost");
+  check((await page.inputValue("[name=start_date]")) === "2099-06-01", "the start date was lost");
+  check(await page.isChecked("[name=employment_type][value=employee]"), "the employment type was lost");
+  await shot("form-errors");
+  step("saw the field message, nothing lost");
+
+  await page.fill("[name=username]", `wei.${run}`);
+  await Promise.all([page.waitForURL(/\/requests\/\d+$/), page.click("form[data-form] button.primary")]);
+  const requestUrl = page.url();
+  const instanceId = requestUrl.split("/").pop();
+  await page.waitForSelector(".timeline li.current");
+  step(`submitted ${requestUrl}`);
+  await logout();
+
+  await login("manager");
+  await page.goto(`${base}/inbox`);
+  await shot("inbox");
+  await openTask(instanceId, "manager_approval");
+  await shot("task-approval");
+  await Promise.all([page.waitForURL(/\/inbox/), page.click(`button.approve`)]);
+  await expectText(".flashes", lang === "zh" ? "已完成" : "completed");
+  step("manager approved");
+  await logout();
+
+  await login("it_agent");
+  await page.goto(`${base}/console/requests/${instanceId}`);
+  await page.waitForSelector("#diagram[data-ready=true]", { timeout: 15000 });
+  check((await page.locator(".djs-element.st-done").count()) >= 3, "the diagram shows no done steps");
+  check((await page.locator(".djs-element.st-current").count()) >= 1, "the diagram shows no current step");
+  await shot("diagram");
+  await openTask(instanceId, "prepare_laptop");
+  await page.fill("[name=asset_tag]", "LT-004211");
+  await page.selectOption("[name=laptop_model]", "thinkpad_t14");
+  await Promise.all([page.waitForURL(/\/inbox/), page.click("form[data-form] button.primary")]);
+  step("IT completed the laptop step");
+  await logout();
+
+  await login("hr");
+  await waitForOutcome(requestUrl, "complete");
+  await expectText(".outcome", TEXT.done);
+  check((await page.locator(".timeline li.current").count()) === 0, "a step is still current");
+  check((await page.locator(".timeline li.done").count()) >= 3, "the timeline lacks done steps");
+  await shot("timeline-done");
+  step("requester saw the timeline reach done");
+  await logout();
+}
+
+async function storeOpening() {
+  const name = `Taikoo Li ${run}`;
+  await login("requester");
+  await page.goto(`${base}/catalog?q=${encodeURIComponent(TEXT.storeSearch)}`);
+  const tile = page.locator("a.tile", { hasText: TEXT.store });
+  check((await tile.count()) === 1, "search did not find the store opening service");
+  await Promise.all([page.waitForURL(/\/services\/store_opening_it_readiness/), tile.click()]);
+  await page.fill("[name=store_id]", "S0123");
+  await page.selectOption("[name=region]", "west");
+  await page.fill("[name=address]", "1 Zhongshamao Street, Chengdu");
+  await page.fill("[name=opening_date]", "2099-07-01");
+  await page.click("form[data-form] button.primary");  // store name left empty
+  await page.waitForSelector(".error-summary");
+  await expectText("[data-field=store_name] .field-error", TEXT.required);
+  check((await page.inputValue("[name=address]")) === "1 Zhongshamao Street, Chengdu", "the address was lost");
+  check((await page.inputValue("[name=region]")) === "west", "the region was lost");
+  await page.fill("[name=store_name]", name);
+  await Promise.all([page.waitForURL(/\/requests\/\d+$/), page.click("form[data-form] button.primary")]);
+  const requestUrl = page.url();
+  const instanceId = requestUrl.split("/").pop();
+  step(`store opening submitted ${requestUrl}`);
+  await logout();
+
+  await login("manager");
+  await openTask(instanceId, "plan_review");
+  await page.click("button.reject");  // without a reason first
+  await page.waitForSelector(".error-summary");
+  await expectText("[data-field=plan_comment] .field-error", TEXT.rejectNeedsReason);
+  await page.fill("[name=plan_comment]", TEXT.reason);
+  await Promise.all([page.waitForURL(/\/inbox/), page.click("button.reject")]);
+  step("IT lead rejected with a reason");
+  await logout();
+
+  await login("requester");
+  await waitForOutcome(requestUrl, "rejected");
+  await expectText(".outcome", TEXT.rejected);
+  await expectText(".outcome", TEXT.reasonPart);
+  await shot("timeline-rejected");
+  await page.goto(`${base}/requests`);
+  await shot("my-requests");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${base}/catalog`);
+  await shot("catalog-phone");
+  step("requester saw the rejection and its reason");
+  await logout();
+}
+
+let failed = false;
+try {
+  await onboarding();
+  await storeOpening();
+} catch (error) {
+  failed = true;
+  console.error(`[${lang}] FAILED: ${error.message}`);
+  if (page && !page.isClosed()) {
+    console.error(`[${lang}] at ${page.url()}`);
+    await page.screenshot({ path: join(artifacts, `${lang}-failure.png`), fullPage: true }).catch(() => {});
+  }
+}
+await browser.close();
+// A form sent back with errors answers 422, which Chromium logs; that is the expected page.
+const real = problems.filter((p) => !p.includes("favicon") && !p.includes("status of 422"));
+if (real.length) {
+  failed = true;
+  console.error(`[${lang}] browser reported:\n  ${real.join("\n  ")}`);
+}
+console.log(failed ? `[${lang}] journeys failed` : `[${lang}] journeys passed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,83 @@
+"""Failed steps for admins: the failed job and its error, retry, skip, cancel."""
+
+import pytest
+from sqlalchemy import select
+
+from engine import automation
+from engine.models import Job, db
+from tests.web.support import ONBOARDING, drain, instance, open_task, text, visible_text
+
+
+@pytest.fixture
+def failed(app, web):
+    """An onboarding whose create_accounts job failed for good: (instance id, job id)."""
+    instance_id = web("hr").start("new_hire_onboarding", ONBOARDING)
+    manager = web("manager")
+    task = open_task(app, instance_id, "manager_approval")
+    manager.get(f"/inbox/tasks/{task}")
+    manager.post(f"/inbox/tasks/{task}", {"manager_approved": "true"})
+    with app.app_context():
+        job_id = db.session.scalar(select(Job.id).filter_by(bpmn_id="create_accounts"))
+        automation.begin_job(job_id, lease_seconds=60)
+        automation.job_failed(job_id, "ConnectionError: directory unreachable", traceback=None,
+                              transient=False, max_attempts=1, delay=0)  # fmt: skip
+        db.session.remove()
+    app.extensions["flowdesk"].dispatch.job_ids.remove(job_id)
+    assert instance(app, instance_id).status == "error"
+    return instance_id, job_id
+
+
+def test_failed_page_lists_the_failed_job_and_its_error(web, failed):
+    instance_id, job_id = failed
+    page = web("admin").get("/console/failed")
+    body = visible_text(page)
+    assert f"#{instance_id}" in body and "directory.create_account" in body
+    assert "ConnectionError: directory unreachable" in body
+    assert f"/console/jobs/{job_id}/retry" in text(page)
+
+
+def test_requester_sees_a_plain_message_not_the_error(web, failed):
+    instance_id, _job = failed
+    body = visible_text(web("hr").get(f"/requests/{instance_id}"))
+    assert "Something went wrong" in body and "ConnectionError" not in body
+
+
+def test_retry_runs_the_step_again(app, web, failed):
+    instance_id, job_id = failed
+    admin = web("admin")
+    admin.get("/console/failed")
+    response = admin.post(f"/console/jobs/{job_id}/retry")
+    assert response.status_code == 302
+    drain(app)
+    assert instance(app, instance_id).status == "user_input_required"  # laptop step still open
+    assert f"#{instance_id}" not in visible_text(admin.get("/console/failed"))
+
+
+def test_skip_goes_on_with_the_given_result(app, web, failed):
+    instance_id, job_id = failed
+    admin = web("admin")
+    admin.get("/console/failed")
+    bad = admin.post(f"/console/jobs/{job_id}/skip", {"result": "[1, 2]"})
+    assert "must be a JSON object" in visible_text(admin.get(bad.location))
+    result = '{"created": true, "email": "wei@example.com", "username": "wei.zhang"}'
+    done = admin.post(f"/console/jobs/{job_id}/skip", {"result": result})
+    assert "The step was skipped" in visible_text(admin.get(done.location))
+    with app.app_context():
+        assert db.session.get(Job, job_id).status == "skipped"
+        assert db.session.scalar(select(Job.status).filter_by(bpmn_id="grant_vpn")) == "queued"
+        db.session.remove()
+    assert instance(app, instance_id).status != "error"
+
+
+def test_cancel_from_the_failed_page(app, web, failed):
+    instance_id, _job = failed
+    admin = web("admin")
+    admin.get("/console/failed")
+    admin.post(f"/console/requests/{instance_id}/cancel", {"reason": "Directory retired"})
+    assert instance(app, instance_id).status == "cancelled"
+    assert "No failed steps" in visible_text(admin.get("/console/failed"))
+
+
+def test_only_admins_retry(web, failed):
+    _instance, job_id = failed
+    assert web("it_agent").post(f"/console/jobs/{job_id}/retry").status_code == 403
