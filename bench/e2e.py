@@ -50,8 +50,17 @@ def percentile(values: list[float], p: float) -> float | None:
 class Client:
     """One simulated front end: a keep-alive session per demo user."""
 
-    def __init__(self, base_url: str, *, poll_interval: float, via_inbox: bool, timeout: float):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        poll_interval: float,
+        via_inbox: bool,
+        timeout: float,
+        wait_complete: bool = True,
+    ):
         self.base_url = base_url
+        self.wait_complete = wait_complete
         self.poll_interval = poll_interval
         self.via_inbox = via_inbox
         self.timeout = timeout
@@ -102,7 +111,7 @@ class Client:
             samples.add("complete", time.perf_counter() - t0)
         t_last_step = time.perf_counter()
         deadline = t_last_step + self.timeout
-        while instance["status"] != "complete":
+        while instance["status"] != "complete" and self.wait_complete:
             if instance["status"] in TERMINAL_BAD:
                 raise BenchError(f"instance {instance_id} ended {instance['status']}: {instance}")
             if time.perf_counter() > deadline:
@@ -156,8 +165,13 @@ def run_clients(
     via_inbox: bool,
     timeout: float = 60.0,
     stop: threading.Event | None = None,
+    wait_complete: bool = True,
 ) -> dict:
-    """Run `instances` instances spread over `clients` concurrent clients; return the figures."""
+    """Run `instances` instances spread over `clients` concurrent clients; return the figures.
+
+    wait_complete=False: each client goes on after the last user step, without waiting for the
+    workers to finish the instance (for latency figures; the workers keep running meanwhile).
+    """
     samples = Samples()
     counter = iter(range(instances))
     counter_lock = threading.Lock()
@@ -169,7 +183,13 @@ def run_clients(
             return None if stop.is_set() or errors else next(counter, None)
 
     def loop():
-        client = Client(base_url, poll_interval=poll_interval, via_inbox=via_inbox, timeout=timeout)
+        client = Client(
+            base_url,
+            poll_interval=poll_interval,
+            via_inbox=via_inbox,
+            timeout=timeout,
+            wait_complete=wait_complete,
+        )
         try:
             while (n := next_index()) is not None:
                 client.run_one(f"{tag}{n:06d}", samples)

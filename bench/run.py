@@ -5,7 +5,10 @@
 (a) bare SpiffWorkflow, onboarding model in memory, parsed once;
 (b) bare SpiffWorkflow with a full serialize/deserialize around each user step;
 (c) FlowDesk through its HTTP API (gunicorn + SQLite + Redis + RQ workers), 1 and 4 clients;
-then storage per finished instance and memory per process. See bench/README.md.
+then storage per finished instance and memory per process;
+(s) scale-out: the same on PostgreSQL with 1, 2, 4 worker processes, and storage on PostgreSQL;
+(h) complete-task and inbox latency with a large seeded history (100k finished, 10k open).
+See bench/README.md.
 No timing is asserted: the script prints figures and the PRODUCT.md targets beside them.
 """
 
@@ -25,9 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the repo, on the path
     sys.path.insert(0, str(ROOT))
 
-from bench import bare, e2e, stack, storage  # noqa: E402
+from bench import bare, e2e, history, scale, stack, storage  # noqa: E402
 from bench.scenario import PROCESS_KEY  # noqa: E402
 
+PARTS = ("bare", "e2e", "scale", "history")
 KB = 1024
 MB = 1024 * 1024
 TARGET_RATIO = 0.5  # end to end >= 0.5 x bare with save/load
@@ -77,8 +81,54 @@ def parse_args(argv=None):
     parser.add_argument("--web-threads", type=int, default=4)
     parser.add_argument("--rq-workers", type=int, default=2)
     parser.add_argument(
-        "--only", choices=("bare", "e2e"), help="run only the bare part or only the platform part"
+        "--only",
+        choices=PARTS,
+        help="run only this part (scale also measures (b) for its ratio)",
     )
+    parser.add_argument(
+        "--skip", default="", help=f"comma-separated parts to leave out ({', '.join(PARTS)})"
+    )
+    scale_args = parser.add_argument_group("(s) scale-out on PostgreSQL")
+    scale_args.add_argument(
+        "--scale-workers", default="1,2,4", help="worker process counts, one sub-run each"
+    )
+    scale_args.add_argument("--scale-clients", type=int, default=4)
+    scale_args.add_argument(
+        "--scale-instances", type=int, default=60, help="instances per sub-run (default 60)"
+    )
+    scale_args.add_argument("--scale-web-workers", type=int, default=2)
+    scale_args.add_argument(
+        "--scale-copies",
+        type=int,
+        default=2000,
+        help="row copies of a finished instance for the marginal on-disk figure (0: none)",
+    )
+    hist_args = parser.add_argument_group("(h) latency with a large history")
+    hist_args.add_argument(
+        "--history",
+        type=int,
+        default=100_000,
+        help="finished instances in the database (default 100,000; PRODUCT.md says 1M)",
+    )
+    hist_args.add_argument(
+        "--history-small",
+        type=int,
+        default=10_000,
+        help="the small history to compare with (default 10,000, as PRODUCT.md)",
+    )
+    hist_args.add_argument(
+        "--open-tasks", type=int, default=10_000, help="open tasks in the inbox (default 10,000)"
+    )
+    hist_args.add_argument(
+        "--history-instances",
+        type=int,
+        default=40,
+        help="end-to-end instances per client count (1, 4) at each history size (default 40)",
+    )
+    hist_args.add_argument(
+        "--inbox-requests", type=int, default=100, help="timed inbox loads per history size"
+    )
+    hist_args.add_argument("--history-db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (DB, logs)")
     parser.add_argument("--json", type=Path, help="also write all figures to this JSON file")
     return parser.parse_args(argv)
@@ -95,13 +145,15 @@ def _raise_exit(signum, _frame):
 # -- the three parts -------------------------------------------------------------------------------
 
 
-def run_bare(args) -> dict:
+def run_bare(args, only_b: bool = False) -> dict:
     log(f"(a)/(b) bare SpiffWorkflow, {args.bare_instances} instances x {args.runs} runs")
     out = {}
     for key, label, fn in (
         ("a", "(a) in memory, parse once  ", bare.in_memory),
         ("b", "(b) save/load per user step", bare.round_trip),
     ):
+        if only_b and key == "a":
+            continue
         res = out[key] = bare.measure(fn, args.bare_instances, args.runs, stack.machine_cpu)
         log(
             f"  {label}  {res['instances_per_s']:8.1f} inst/s"
@@ -133,7 +185,8 @@ def run_platform(args, platform_stack: stack.Stack, stop: threading.Event) -> di
         log(f"  warm-up: {warm['instances']} instances in {warm['wall_s']:.1f} s (not counted)")
     for index, clients in enumerate(int(c) for c in args.clients.split(",") if c.strip()):
         platform_stack.check_alive()
-        cpu_before = _cpu_snapshot(platform_stack)
+        cpu_before = stack.cpu_snapshot(platform_stack)
+        crashed_before = platform_stack.crashed_jobs()
         result = e2e.run_clients(
             platform_stack.base_url,
             clients=clients,
@@ -141,7 +194,10 @@ def run_platform(args, platform_stack: stack.Stack, stop: threading.Event) -> di
             tag=f"c{index}x",
             **common,
         )
-        result["cpu"] = _cpu_delta(cpu_before, _cpu_snapshot(platform_stack), result["instances"])
+        result["cpu"] = stack.cpu_delta(
+            cpu_before, stack.cpu_snapshot(platform_stack), result["instances"]
+        )
+        result["crashed_jobs"] = platform_stack.crashed_jobs() - crashed_before
         out["subruns"].append(result)
         log(
             f"  {clients} client(s): {result['instances']} instances in {result['wall_s']:.1f} s"
@@ -166,6 +222,11 @@ def run_platform(args, platform_stack: stack.Stack, stop: threading.Event) -> di
             )
         if result["retries"]:
             log(f"     retried calls (409/503): {result['retries']}")
+        if result["crashed_jobs"]:
+            log(
+                f"     !! {result['crashed_jobs']} job(s) raised out of the job wrapper"
+                " (rescued by the job lease; see the worker logs with --keep)"
+            )
         cpu = result["cpu"]
         per = ", ".join(f"{k} {v:.1f}" for k, v in cpu["ms_per_instance"].items())
         log(
@@ -188,34 +249,6 @@ def run_platform(args, platform_stack: stack.Stack, stop: threading.Event) -> di
     out["storage"] = storage.measure(platform_stack.db_path, PROCESS_KEY)
     _print_storage(out["storage"])
     return out
-
-
-def _cpu_snapshot(platform_stack: stack.Stack) -> dict:
-    own = os.times()
-    busy, total = stack.machine_cpu()
-    return {
-        "services": platform_stack.cpu_seconds(),
-        "bench": own.user + own.system,
-        "busy": busy,
-        "total": total,
-        "wall": time.perf_counter(),
-    }
-
-
-def _cpu_delta(before: dict, after: dict, instances: int) -> dict:
-    """CPU used during a sub-run: per service (workers summed), the clients, everyone else."""
-    used = {"web": 0.0, "workers": 0.0, "redis": 0.0}
-    for name, seconds in after["services"].items():
-        key = "workers" if name.startswith("worker") else name
-        used[key] = used.get(key, 0.0) + seconds - before["services"].get(name, 0.0)
-    used["bench clients"] = after["bench"] - before["bench"]
-    wall = after["wall"] - before["wall"]
-    busy = after["busy"] - before["busy"]
-    return {
-        "ms_per_instance": {k: v / instances * 1e3 for k, v in used.items()} if instances else {},
-        "machine_busy_cpus": busy / wall if wall else 0.0,
-        "other_cpus": max(busy - sum(used.values()), 0.0) / wall if wall else 0.0,
-    }
 
 
 def _print_storage(st: dict) -> None:
@@ -336,6 +369,26 @@ def summary(results: dict) -> list[tuple[str, str, str, str, str]]:
                 "",
             )
         )
+    crashed = {
+        name: sum(sub.get("crashed_jobs", 0) for sub in part.get("subruns", []))
+        + sum(level.get("crashed_jobs", 0) for level in part.get("levels", []))
+        for name, part in (
+            ("(c)", platform_out),
+            ("(s)", results.get("scale", {})),
+            ("(h)", results.get("history", {})),
+        )
+        if part
+    }
+    if crashed:
+        rows.append(
+            (
+                "jobs crashed out of the wrapper",
+                ", ".join(f"{k} {v}" for k, v in crashed.items()),
+                "0",
+                _ok(not any(crashed.values())),
+                "each waits for its job lease (bench: 5 s)",
+            )
+        )
     st = platform_out.get("storage", {})
     if st.get("payload_total_mean") is not None:
         total = st["payload_total_mean"]
@@ -381,7 +434,12 @@ def summary(results: dict) -> list[tuple[str, str, str, str, str]]:
                     "",
                 )
             )
-    rows.append(("inbox top-50 p95, 1M history", "not measured", "<= 50 ms", "-", ""))
+    if "scale" in results:
+        rows += scale.summary_rows(results["scale"], bare_b)
+    hist_rows = history.summary_rows(results["history"]) if "history" in results else []
+    rows += hist_rows
+    if not hist_rows:
+        rows.append(("inbox top-50 p95, 1M history", "not measured", "<= 50 ms", "-", ""))
     rows.append(("step 500 vs step 10", "not measured", "<= 2x", "-", ""))
     return rows
 
@@ -409,10 +467,12 @@ def main(argv=None) -> int:
     t_all = time.perf_counter()
     stop = threading.Event()
     platform_stack = None
+    parts = {args.only} if args.only else set(PARTS)
+    parts -= {p.strip() for p in args.skip.split(",")}
     try:
-        if args.only != "e2e":
-            results["bare"] = run_bare(args)
-        if args.only != "bare":
+        if "bare" in parts or "scale" in parts:
+            results["bare"] = run_bare(args, only_b="bare" not in parts)
+        if "e2e" in parts:
             platform_stack = stack.Stack(
                 web_workers=args.web_workers,
                 web_threads=args.web_threads,
@@ -421,6 +481,15 @@ def main(argv=None) -> int:
             )
             atexit.register(platform_stack.cleanup)
             results["platform"] = run_platform(args, platform_stack, stop)
+            platform_stack.cleanup()
+            if args.keep:
+                log(f"  kept {platform_stack.tmpdir}")
+            platform_stack = None
+        if "scale" in parts:
+            bare_b = results["bare"]["b"]["instances_per_s"]
+            results["scale"] = scale.run(args, bare_b, log, stop)
+        if "history" in parts:
+            results["history"] = history.run(args, log, stop)
     except (KeyboardInterrupt, SystemExit):
         stop.set()
         log("\ninterrupted: stopping the processes")

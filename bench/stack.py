@@ -1,4 +1,5 @@
-"""Start and stop a throw-away FlowDesk: redis-server, SQLite in a temp dir, gunicorn, RQ workers.
+"""Start and stop a throw-away FlowDesk: redis-server, SQLite in a temp dir (or a database URL,
+e.g. a throwaway PostgreSQL), gunicorn, RQ workers.
 
 Every process is started in its own session (process group), so stop() ends exactly the processes
 this module started, children included (gunicorn's workers, RQ's scheduler), and nothing else.
@@ -40,6 +41,12 @@ class Stack:
     web_threads: int = 4
     rq_workers: int = 2
     keep: bool = False
+    database_url: str | None = None  # None: a fresh SQLite file in the temp dir
+    # A job whose worker raised out of the job wrapper stays `running` until its lease ends (300 s
+    # by default): far beyond the bench's 60 s per instance. Jobs take ~0.1 s, so 5 s is safe (a
+    # job run twice is harmless by design); crashed_jobs() counts how often the lease had to
+    # rescue a job: any such job is a bug, and it slows its instance down by the lease.
+    job_lease_seconds: float = 5.0
     tmpdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="flowdesk-bench-")))
     services: list[Service] = field(default_factory=list)
     web_port: int = 0
@@ -53,12 +60,17 @@ class Stack:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
 
+    @property
+    def url(self) -> str:
+        return self.database_url or f"sqlite:///{self.db_path}"
+
     def env(self) -> dict:
         env = dict(os.environ)
         env.update(
-            FLOWDESK_DATABASE_URL=f"sqlite:///{self.db_path}",
+            FLOWDESK_DATABASE_URL=self.url,
             FLOWDESK_DEMO="1",
             FLOWDESK_REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
+            FLOWDESK_JOB_LEASE_SECONDS=str(self.job_lease_seconds),
             PYTHONUNBUFFERED="1",
         )
         env.pop("FLOWDESK_DISPATCHER", None)
@@ -92,6 +104,13 @@ class Stack:
         for i in range(self.rq_workers):
             self._spawn(f"worker{i + 1}", [str(VENV_BIN / "python"), "-m", "workers"])
         self._wait_web()
+        self._wait_rq_workers()
+
+    def add_workers(self, count: int) -> None:
+        """Start `count` more `python -m workers` processes and wait until they registered."""
+        for _ in range(count):
+            self.rq_workers += 1
+            self._spawn(f"worker{self.rq_workers}", [str(VENV_BIN / "python"), "-m", "workers"])
         self._wait_rq_workers()
 
     def stop(self) -> None:
@@ -160,6 +179,18 @@ class Stack:
             out.append(f"--- {service.name} ({service.log_path}) ---")
             out += text
         return "\n".join(out)
+
+    def crashed_jobs(self) -> int:
+        """RQ jobs that raised out of the job wrapper so far (their rows wait for the lease)."""
+        found = 0
+        for service in self.services:
+            if service.name.startswith("worker"):
+                try:
+                    text = service.log_path.read_text(errors="replace")
+                except OSError:
+                    continue
+                found += text.count("exception raised while executing")
+        return found
 
     def check_alive(self) -> None:
         for service in self.services:
@@ -288,3 +319,35 @@ def machine_cpu() -> tuple[float, float]:
     idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
     total = sum(values[:8])  # guest time is already counted in user
     return (total - idle) / _TICKS, total / _TICKS
+
+
+def cpu_snapshot(platform_stack: Stack, extra: dict | None = None) -> dict:
+    """CPU seconds so far: per service of the stack, `extra` ({name: callable}), this process."""
+    own = os.times()
+    busy, total = machine_cpu()
+    services = platform_stack.cpu_seconds()
+    for name, read in (extra or {}).items():
+        services[name] = read()
+    return {
+        "services": services,
+        "bench": own.user + own.system,
+        "busy": busy,
+        "total": total,
+        "wall": time.perf_counter(),
+    }
+
+
+def cpu_delta(before: dict, after: dict, instances: int) -> dict:
+    """CPU used between two snapshots: per service (workers summed), the clients, everyone else."""
+    used = {"web": 0.0, "workers": 0.0, "redis": 0.0}
+    for name, seconds in after["services"].items():
+        key = "workers" if name.startswith("worker") else name
+        used[key] = used.get(key, 0.0) + seconds - before["services"].get(name, 0.0)
+    used["bench clients"] = after["bench"] - before["bench"]
+    wall = after["wall"] - before["wall"]
+    busy = after["busy"] - before["busy"]
+    return {
+        "ms_per_instance": {k: v / instances * 1e3 for k, v in used.items()} if instances else {},
+        "machine_busy_cpus": busy / wall if wall else 0.0,
+        "other_cpus": max(busy - sum(used.values()), 0.0) / wall if wall else 0.0,
+    }

@@ -135,3 +135,126 @@ def _file_bytes(conn) -> int:
     page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     page_count = conn.execute("PRAGMA page_count").fetchone()[0]
     return page_size * page_count
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
+
+
+def measure_postgres(url: str, offering_key: str) -> dict:
+    """Stored bytes per finished instance on PostgreSQL (the platform stopped, the server up).
+
+    payload: pg_column_size() of each row of the instance (`t.*`: the row as stored, values
+    compressed by TOAST where they were); workflow_json also as its stored size and its text
+    length. on disk: pg_total_relation_size() of the four tables (heap, TOAST, indexes, free space
+    map) / instances in the database, first as the run left it (dead row versions of the updated
+    instance and job rows included), then after VACUUM FULL.
+    """
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+
+            def rows(sql, **params):
+                return conn.execute(text(sql), params).all()
+
+            statuses = dict(rows("SELECT status, count(*) FROM process_instance GROUP BY status"))
+            job_statuses = dict(rows("SELECT status, count(*) FROM job GROUP BY status"))
+            finished = [
+                r[0]
+                for r in rows(
+                    "SELECT id FROM process_instance"
+                    " WHERE offering_key = :k AND status = 'complete'",
+                    k=offering_key,
+                )
+            ]
+            result = {"finished": len(finished), "statuses": statuses, "job_statuses": job_statuses}
+            if not finished:
+                return result
+            instance = rows(
+                "SELECT id, pg_column_size(p.*), pg_column_size(p.workflow_json),"
+                " octet_length(p.workflow_json) FROM process_instance p"
+                " WHERE offering_key = :k AND status = 'complete' ORDER BY id",
+                k=offering_key,
+            )
+            per_part = {
+                "instance row (pg_column_size)": [r[1] for r in instance],
+                "  of which workflow_json": [r[2] for r in instance],
+            }
+            rows_per_instance = {}
+            for table, link in PER_INSTANCE_TABLES.items():
+                if table == "process_instance":
+                    continue
+                found = {
+                    r[0]: (r[1], r[2])
+                    for r in rows(
+                        f"SELECT t.{link}, sum(pg_column_size(t.*)), count(*) FROM {table} t"
+                        f" JOIN process_instance p ON p.id = t.{link}"
+                        " WHERE p.offering_key = :k AND p.status = 'complete'"
+                        f" GROUP BY t.{link}",
+                        k=offering_key,
+                    )
+                }
+                ids = [r[0] for r in instance]
+                per_part[f"{table} rows"] = [found.get(i, (0, 0))[0] for i in ids]
+                rows_per_instance[table] = statistics.mean(found.get(i, (0, 0))[1] for i in ids)
+            totals = [
+                sum(v[k] for name, v in per_part.items() if not name.startswith(" "))
+                for k in range(len(instance))
+            ]
+            result["payload_mean"] = {name: statistics.mean(v) for name, v in per_part.items()}
+            result["payload_total_mean"] = statistics.mean(totals)
+            result["payload_total_median"] = statistics.median(totals)
+            result["rows_per_instance"] = rows_per_instance
+            result["workflow_json_text_mean"] = statistics.mean(r[3] for r in instance)
+            all_instances = rows("SELECT count(*) FROM process_instance")[0][0]
+            result["all_instances"] = all_instances
+
+            def disk() -> dict:
+                return {
+                    table: rows("SELECT pg_total_relation_size(CAST(:t AS regclass))", t=table)[0][
+                        0
+                    ]
+                    for table in PER_INSTANCE_TABLES
+                }
+
+            before = disk()
+            conn.execute(text("VACUUM FULL " + ", ".join(PER_INSTANCE_TABLES)))
+            after = disk()
+            result["disk_tables"] = before
+            result["disk_tables_vacuumed"] = after
+            result["disk_per_instance"] = sum(before.values()) / all_instances
+            result["disk_per_instance_vacuumed"] = sum(after.values()) / all_instances
+            result["database_bytes"] = rows("SELECT pg_database_size(current_database())")[0][0]
+            spec = rows(
+                "SELECT version, octet_length(spec_json), octet_length(CAST(files AS text)),"
+                " octet_length(CAST(meta AS text)) FROM process_version WHERE process_key = :k"
+                " ORDER BY version DESC LIMIT 1",
+                k=offering_key,
+            )
+            if spec:
+                v, spec_json, files, meta = spec[0]
+                result["spec"] = {
+                    "version": v,
+                    "spec_json": spec_json,
+                    "files": files,
+                    "meta": meta,
+                }
+            return result
+    finally:
+        engine.dispose()
+
+
+def pg_disk_bytes(url: str) -> int:
+    """pg_total_relation_size() of the four per-instance tables together."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return sum(
+                conn.scalar(text("SELECT pg_total_relation_size(CAST(:t AS regclass))"), {"t": t})
+                for t in PER_INSTANCE_TABLES
+            )
+    finally:
+        engine.dispose()

@@ -1,6 +1,7 @@
 """Who may see and act on what: per-object rules and the filtered queries built on them."""
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from engine.errors import Forbidden, NotFound
 from engine.models import HumanTask, ProcessInstance, User, db
@@ -88,7 +89,12 @@ def tasks_query(user: User, *, scope: str, offering=None):
         HumanTask.assignee_id.is_(None)
     )
     condition = {"mine": mine, "groups": for_groups}.get(scope, or_(mine, for_groups))
-    query = select(HumanTask).where(HumanTask.state == "open").where(condition)
+    query = (
+        select(HumanTask)
+        .where(HumanTask.state == "open")
+        .where(condition)
+        .options(selectinload(HumanTask.instance), selectinload(HumanTask.assignee))
+    )
     if offering:
         query = query.where(HumanTask.offering_key == offering)
     return query.order_by(HumanTask.created_at, HumanTask.id)

@@ -174,7 +174,7 @@ class ProcessInstance(db.Model):
     outcome = db.Column(db.String(120), nullable=True)
     title = db.Column(db.String(200), nullable=False)
     business_key = db.Column(db.String(120), nullable=True, index=True)
-    workflow_json = db.Column(db.Text, nullable=False)
+    workflow_json = deferred(db.Column(db.Text, nullable=False))  # loaded only to run the engine
     serializer_version = db.Column(db.String(20), nullable=False)
     requested_by_id = db.Column(db.ForeignKey("user_account.id"), nullable=False)
     next_timer_at = db.Column(db.DateTime, nullable=True, index=True)

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 
 from sqlalchemy import select
+from sqlalchemy.orm import undefer
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import runtime, serializer, versions
@@ -26,7 +27,11 @@ def lock_instance(instance_id: int) -> ProcessInstance:
         NotFound: no such instance.
     """
     instance = db.session.get(
-        ProcessInstance, instance_id, with_for_update=True, populate_existing=True
+        ProcessInstance,
+        instance_id,
+        with_for_update=True,
+        populate_existing=True,
+        options=[undefer(ProcessInstance.workflow_json)],
     )
     if instance is None:
         raise NotFound(f"instance {instance_id}")

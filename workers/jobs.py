@@ -8,6 +8,7 @@ import logging
 
 from engine import automation, runtime, service
 from engine.errors import BusinessError, Conflict, ProcessFailed, Unavailable
+from engine.models import db
 from workers.operations import OPERATIONS, OperationContext
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def execute_job(job_id: int, *, config, dispatch, operations=OPERATIONS) -> str:
             raise ProcessFailed(f"unknown operation '{job.operation}'")
         result = operation(params, context)
     except BusinessError as exc:
+        db.session.rollback()  # drop whatever the operation left half done in the session
         error = exc  # the name `exc` is unbound when the except block ends
         return _with_conflict_retry(
             lambda: automation.throw_job_error(job_id, error, dispatch=dispatch)
@@ -73,6 +75,7 @@ def execute_job(job_id: int, *, config, dispatch, operations=OPERATIONS) -> str:
 
 
 def _failed(job, config, error: str, trace: str | None, *, transient: bool) -> str:
+    db.session.rollback()  # drop whatever the operation left half done in the session
     delay = automation.retry_delay(
         job,
         base_seconds=float(config["RETRY_BASE_SECONDS"]),

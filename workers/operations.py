@@ -18,7 +18,7 @@ import requests
 from sqlalchemy import select
 
 from engine.errors import BusinessError, ProcessFailed, Unavailable
-from engine.models import DirectoryAccount, db
+from engine.models import DirectoryAccount, begin_write, db
 
 log = logging.getLogger(__name__)
 MAIL_DOMAIN = "flowdesk.local"
@@ -129,6 +129,7 @@ def notify_im(params: dict, ctx: OperationContext) -> dict:
 def create_account(params: dict, ctx: OperationContext) -> dict:
     """Create a directory account; a retry of the same job returns the account it created."""
     username, full_name = _require(params, "username", "full_name")
+    begin_write()  # read, then write: take SQLite's write lock before the read
     account = db.session.scalar(select(DirectoryAccount).filter_by(username=str(username)))
     if account is not None and account.created_by_job_id != ctx.job_id:
         db.session.rollback()
@@ -152,6 +153,7 @@ def create_account(params: dict, ctx: OperationContext) -> dict:
 def grant_vpn(params: dict, ctx: OperationContext) -> dict:
     """Give a directory account a VPN profile (idempotent: granting twice changes nothing)."""
     username, profile = _require(params, "username", "profile")
+    begin_write()
     account = db.session.scalar(select(DirectoryAccount).filter_by(username=str(username)))
     if account is None:
         db.session.rollback()
