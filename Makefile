@@ -38,7 +38,7 @@ test: $(VENV)/.installed assets system-deps
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q --durations=5
-	FLOWDESK_TEST_DB=postgresql $(PY) -m pytest -q --durations=5 tests/api tests/integration
+	FLOWDESK_TEST_DB=postgresql $(PY) -m pytest -q --durations=5 tests/api tests/integration tests/faults
 
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest -q tests/unit

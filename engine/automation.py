@@ -48,12 +48,11 @@ def finish_job(
     `skipped_by` marks an operator resolving an incident with a result of their own. A result for
     a job already finished, or for a step that no longer waits, is a no-op (False).
     """
-    job = db.session.get(Job, job_id)
+    job, instance = _lock_job(job_id)
     allowed = ("failed",) if skipped_by else OPEN_JOB_STATES
     if job is None or job.status not in allowed:
         db.session.rollback()
         return False
-    instance = store.lock_instance(job.instance_id)
     job.status = "skipped" if skipped_by else "done"
     job.result, job.updated_at, job.lease_until = store.json_safe(result), utcnow(), None
     if instance.status in store.TERMINAL:
@@ -79,6 +78,28 @@ def finish_job(
     return True
 
 
+def _lock_job(job_id: int) -> tuple[Job | None, ProcessInstance | None]:
+    """Lock a job's instance, then the job itself: always in that order (no deadlocks)."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        return None, None
+    instance = store.lock_instance(job.instance_id)
+    db.session.refresh(job, with_for_update=True)
+    return job, instance
+
+
+@write_unit
+def renew_lease(job_id: int, attempt: int, *, lease_seconds: float) -> bool:
+    """Extend a running job's lease (the worker is alive); False if it is no longer ours."""
+    renewed = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running", Job.attempts == attempt)
+        .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+    ).rowcount
+    db.session.commit()
+    return bool(renewed)
+
+
 def retry_delay(job: Job, *, base_seconds: float, max_seconds: float) -> float:
     """Exponential backoff with ±20 % jitter: base · backoff^(attempt-1), capped."""
     backoff = job.backoff_base or 2.0
@@ -95,13 +116,17 @@ def job_failed(
     transient: bool,
     max_attempts: int,
     delay: float,
+    attempt: int | None = None,
 ) -> str:
-    """Record a failed attempt: schedule a retry, or raise an incident. Returns the new status."""
-    job = db.session.get(Job, job_id)
-    if job is None or job.status != "running":
+    """Record a failed attempt: schedule a retry, or raise an incident. Returns the new status.
+
+    `attempt` is the attempt that failed: if the job has been leased again since (its worker
+    was presumed dead), the late failure changes nothing.
+    """
+    job, instance = _lock_job(job_id)
+    if job is None or job.status != "running" or attempt not in (None, job.attempts):
         db.session.rollback()
         return job.status if job else "missing"
-    instance = store.lock_instance(job.instance_id)
     limit = job.max_attempts or max_attempts
     job.error, job.traceback, job.updated_at, job.lease_until = (
         error[:4000],

@@ -91,8 +91,25 @@ def main() -> None:
     redis = Redis.from_url(app.config["REDIS_URL"])
     if args.health_port:
         _serve_health(args.health_port, redis, interval)
-    worker = SimpleWorker([Queue(app.config["QUEUE_NAME"], connection=redis)], connection=redis)
-    worker.work(burst=args.burst, logging_level="INFO")
+    _work(app, redis, burst=args.burst)
+
+
+def _work(app, redis: Redis, *, burst: bool) -> None:
+    """Run the RQ loop; when Redis goes away, wait for it and start again.
+
+    Nothing is lost meanwhile: job rows stay in the database and the poller re-sends them.
+    """
+    delay = 1.0
+    while True:
+        try:
+            redis.ping()
+            queue = Queue(app.config["QUEUE_NAME"], connection=redis)
+            SimpleWorker([queue], connection=redis).work(burst=burst, logging_level="INFO")
+            return  # burst done, or a warm shutdown (SIGTERM)
+        except RedisError as exc:
+            log.warning("Redis unreachable (%s); trying again in %.0f s", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 if __name__ == "__main__":

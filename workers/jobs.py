@@ -5,6 +5,10 @@ jobs (or ones whose worker died), and a result for a step that no longer waits i
 """
 
 import logging
+import threading
+from contextlib import contextmanager
+
+from flask import current_app
 
 from engine import automation, runtime, service
 from engine.errors import BusinessError, Conflict, ProcessFailed, Unavailable
@@ -45,6 +49,7 @@ def execute_job(job_id: int, *, config, dispatch, operations=OPERATIONS) -> str:
     job = automation.begin_job(job_id, lease_seconds=float(config["JOB_LEASE_SECONDS"]))
     if job is None:
         return "skipped"
+    attempt = job.attempts  # read now: the row may be leased again while we work
     context = OperationContext(
         job_id=job.id,
         instance_id=job.instance_id,
@@ -55,7 +60,8 @@ def execute_job(job_id: int, *, config, dispatch, operations=OPERATIONS) -> str:
     try:
         if operation is None:
             raise ProcessFailed(f"unknown operation '{job.operation}'")
-        result = operation(params, context)
+        with _lease_kept(job.id, attempt, float(config["JOB_LEASE_SECONDS"])):
+            result = operation(params, context)
     except BusinessError as exc:
         db.session.rollback()  # drop whatever the operation left half done in the session
         error = exc  # the name `exc` is unbound when the except block ends
@@ -63,18 +69,39 @@ def execute_job(job_id: int, *, config, dispatch, operations=OPERATIONS) -> str:
             lambda: automation.throw_job_error(job_id, error, dispatch=dispatch)
         )
     except ProcessFailed as exc:
-        return _failed(job, config, exc.detail, None, transient=False)
+        return _failed(job, attempt, config, exc.detail, None, transient=False)
     except Unavailable as exc:
-        return _failed(job, config, exc.detail, None, transient=True)
+        return _failed(job, attempt, config, exc.detail, None, transient=True)
     except Exception as exc:  # the job wrapper: an unexpected error counts as a failed attempt
         log.exception("instance %s: operation %s raised", job.instance_id, job.operation)
         trace = runtime.format_exception(exc)
-        return _failed(job, config, f"{type(exc).__name__}: {exc}", trace, transient=True)
+        return _failed(job, attempt, config, f"{type(exc).__name__}: {exc}", trace, transient=True)
     _with_conflict_retry(lambda: automation.finish_job(job_id, result, dispatch=dispatch))
     return "done"
 
 
-def _failed(job, config, error: str, trace: str | None, *, transient: bool) -> str:
+@contextmanager
+def _lease_kept(job_id: int, attempt: int, lease_seconds: float):
+    """Renew the job's lease while the operation runs, so only a dead worker loses it."""
+    app = current_app._get_current_object()
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(lease_seconds / 3):
+            with app.app_context():
+                if not automation.renew_lease(job_id, attempt, lease_seconds=lease_seconds):
+                    return
+
+    keeper = threading.Thread(target=renew, name=f"lease-{job_id}", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join(timeout=10)
+
+
+def _failed(job, attempt, config, error: str, trace: str | None, *, transient: bool) -> str:
     db.session.rollback()  # drop whatever the operation left half done in the session
     delay = automation.retry_delay(
         job,
@@ -89,6 +116,7 @@ def _failed(job, config, error: str, trace: str | None, *, transient: bool) -> s
             transient=transient,
             max_attempts=int(config["JOB_MAX_ATTEMPTS"]),
             delay=delay,
+            attempt=attempt,
         )
     )
 

@@ -2,10 +2,14 @@
 
 The schema, the bundled processes and the demo users are created once per session (seeding
 hashes demo passwords, which is slow on purpose) and copied into each test's own database file.
+With FLOWDESK_TEST_DB=postgresql the tier runs on a throwaway PostgreSQL instead: the seeded
+database is a template, and each test gets its own database created from it.
 """
 
 import functools
+import os
 import shutil
+import uuid
 
 import pytest
 
@@ -15,16 +19,21 @@ from engine.models import db
 from engine.specs import ProcessLibrary
 from forms.registry import FormRegistry
 from tests.api.support import Api
+from tests.servers import session_postgres
 
 DB_NAME = "test.db"
+PG_TEMPLATE = "flowdesk_api_template"
+ON_POSTGRESQL = os.environ.get("FLOWDESK_TEST_DB") == "postgresql"
 
 
-def make_app(db_path):
+def make_app(database):
+    """The app on a SQLite file (a path) or on a database URL."""
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
     return create_app(
         {
             "TESTING": True,
             "DISPATCHER": "record",
-            "DATABASE_URL": f"sqlite:///{db_path}",
+            "DATABASE_URL": url,
             "TIMER_POLL_SECONDS": 3600,
         }
     )
@@ -40,9 +49,15 @@ def parse_bundled_files_once():
 
 
 @pytest.fixture(scope="session")
-def seeded_database(tmp_path_factory):
-    """A database file with tables, the bundled processes synced and the demo users seeded."""
-    path = tmp_path_factory.mktemp("seeded") / DB_NAME
+def seeded_database(request, tmp_path_factory):
+    """A database with tables, the bundled processes synced and the demo users seeded.
+
+    A file, or with PostgreSQL the URL of a template database.
+    """
+    if ON_POSTGRESQL:
+        path = session_postgres(request).create_database(PG_TEMPLATE)
+    else:
+        path = tmp_path_factory.mktemp("seeded") / DB_NAME
     app = make_app(path)
     with app.app_context():
         db.create_all()
@@ -56,12 +71,23 @@ def seeded_database(tmp_path_factory):
 
 
 @pytest.fixture
-def app(tmp_path, seeded_database):
+def database(request, tmp_path, seeded_database):
+    """This test's own database: a copy of the seeded file, or a database from the template."""
+    if ON_POSTGRESQL:
+        server, name = session_postgres(request), f"api_{uuid.uuid4().hex[:16]}"
+        yield server.create_database(name, template=PG_TEMPLATE)
+        server.drop_database(name)
+        return
     for suffix in ("", "-wal", "-shm"):
         source = seeded_database.with_name(DB_NAME + suffix)
         if source.exists():
             shutil.copyfile(source, tmp_path / (DB_NAME + suffix))
-    app = make_app(tmp_path / DB_NAME)
+    yield tmp_path / DB_NAME
+
+
+@pytest.fixture
+def app(database):
+    app = make_app(database)
     yield app
     with app.app_context():
         db.session.remove()

@@ -1,10 +1,11 @@
 """Jobs on real workers: concurrent results, a lost wake-up, a transiently failing operation."""
 
 import threading
+from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.stack import (
     LAPTOP,
     ONBOARDING_DATA,
     complete_task,
@@ -19,11 +20,12 @@ from tests.integration.conftest import (
     wait_for_status,
 )
 
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 INSTANCES = 10
 
 
 def _deploy_http_probe(web, local_service) -> None:
-    xml = fixture_bpmn("http_probe.bpmn", BASE_URL=local_service.url)
+    xml = fixture_bpmn(FIXTURES / "http_probe.bpmn", BASE_URL=local_service.url)
     deploy(web.as_user("designer"), "http_probe", xml)
 
 
@@ -31,7 +33,7 @@ def _deploy_http_probe(web, local_service) -> None:
 def test_database_stays_writable_while_an_operation_waits_for_its_answer(local_service, stack):
     called, answer = threading.Event(), threading.Event()
 
-    def answer_when_told(path, body):
+    def answer_when_told(call):
         called.set()
         answer.wait(30)
         return 200, {"ok": True}
@@ -57,13 +59,13 @@ def test_database_stays_writable_while_an_operation_waits_for_its_answer(local_s
 def test_parallel_service_tasks_finishing_together_keep_both_results(local_service, stack):
     barrier = threading.Barrier(2, timeout=20)
 
-    def answer_together(path, body):
+    def answer_together(call):
         barrier.wait()  # both branches of an instance answer at the same moment
-        return 200, {"branch": body["branch"]}
+        return 200, {"branch": call.json["branch"]}
 
     local_service.respond = answer_together
     web = stack.app()
-    xml = fixture_bpmn("parallel_probe.bpmn", BASE_URL=local_service.url)
+    xml = fixture_bpmn(FIXTURES / "parallel_probe.bpmn", BASE_URL=local_service.url)
     deploy(web.as_user("designer"), "parallel_probe", xml)
     requester = web.as_user("requester")
     stack.start_worker()
@@ -84,7 +86,7 @@ def test_parallel_service_tasks_finishing_together_keep_both_results(local_servi
         assert instance["data"]["result_a"] == {"status": 200, "body": {"branch": "a"}}
         assert instance["data"]["result_b"] == {"status": 200, "body": {"branch": "b"}}
         assert event_kinds(instance).count("job_done") == 2
-    keys = [call["idempotency_key"] for call in local_service.calls]
+    keys = [call.key for call in local_service.calls]
     assert len(keys) == len(set(keys)) == 2 * INSTANCES  # each operation called exactly once
 
 
@@ -117,7 +119,7 @@ def test_jobs_whose_enqueue_failed_are_resent_by_the_sweep(stack, free_redis_url
 @pytest.mark.integration
 def test_transiently_failing_operation_is_retried_until_it_succeeds(local_service, stack):
     answers = iter([(503, {"error": "busy"}), (503, {"error": "busy"})])
-    local_service.respond = lambda path, body: next(answers, (200, {"ok": True}))
+    local_service.respond = lambda call: next(answers, (200, {"ok": True}))
     web = stack.app()
     _deploy_http_probe(web, local_service)
     stack.start_worker(RETRY_BASE_SECONDS=0.2)  # then 0.4 s: backoff x2, jitter ±20 %
@@ -130,4 +132,4 @@ def test_transiently_failing_operation_is_retried_until_it_succeeds(local_servic
     retries = [e for e in done["events"] if e["kind"] == "job_retry"]
     assert [e["payload"]["attempt"] for e in retries] == [1, 2]
     assert len(local_service.calls) == 3
-    assert len({call["idempotency_key"] for call in local_service.calls}) == 1
+    assert len({call.key for call in local_service.calls}) == 1

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.stack import (
     LAPTOP,
     ONBOARDING_DATA,
     STORE_DATA,

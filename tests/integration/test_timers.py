@@ -1,10 +1,11 @@
 """Timers are fired by the worker's poller: while it runs, and after a restart when overdue."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.stack import (
     deploy,
     event_kinds,
     fixture_bpmn,
@@ -14,9 +15,11 @@ from tests.integration.conftest import (
     wait_for_status,
 )
 
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
 
 def _start_timer_probe(web) -> dict:
-    deploy(web.as_user("designer"), "timer_probe", fixture_bpmn("timer_probe.bpmn"))
+    deploy(web.as_user("designer"), "timer_probe", fixture_bpmn(FIXTURES / "timer_probe.bpmn"))
     started = start_instance(web.as_user("requester"), "timer_probe", {})
     assert started["status"] == "waiting"
     assert started["next_timer_at"] is not None
