@@ -499,3 +499,39 @@ def label_at(fields: list[Field], name: str) -> str:
             i += 1
         i += 1
     return " · ".join(labels) or name
+
+
+@dataclass
+class Submission:
+    """A posted form: converted values, messages, upload tokens, and what Form.load accepted."""
+
+    values: dict
+    errors: dict
+    tokens: dict
+    uploads: "Uploads"
+    action: str
+    clean: dict
+
+
+def submit(form, fields, user, posted, files) -> Submission:
+    """Parse a posted form (keeping uploads) and, unless it was a row action, validate it."""
+    uploads = Uploads(user)
+    action = posted.get("_action", "")
+    values, errors = parse(fields, posted, files, uploads=uploads, action=action)
+    clean = {}
+    if not action:
+        clean, errors = validate(form, values, errors)
+    return Submission(values, errors, uploads.tokens, uploads, action, clean)
+
+
+def validate(form, values: dict, conversion_errors: dict) -> tuple[dict, dict]:
+    """Form.load on converted data; conversion messages win over the schema's for a field."""
+    if form is None:
+        return {}, conversion_errors
+    try:
+        clean = form.load(values)
+        errors = {}
+    except InvalidInput as exc:
+        clean, errors = {}, localize(exc.extra.get("errors", {}), form.schema)
+    errors.update(conversion_errors)
+    return clean, errors

@@ -7,7 +7,7 @@ from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from admin import formview, present
-from admin.portal import PAGE_SIZE, dispatcher, page_number, request_view, validate
+from admin.portal import PAGE_SIZE, dispatcher, page_number, request_view
 from admin.web import add_error_pages, inbox_counts, lang, me
 from engine import access, attachments, queries, service, timeline, versions
 from engine.errors import Conflict, InvalidInput
@@ -71,20 +71,15 @@ def task_page(task_id):
         if task.state != "open":
             flash(_("This step is already closed."), "error")
             return redirect(url_for(".task_page", task_id=task_id))
-        uploads = formview.Uploads(user)
-        action = request.form.get("_action", "")
-        values, errors = formview.parse(
-            fields, request.form, request.files, uploads=uploads, action=action
-        )
-        tokens = uploads.tokens
-        if not action:
-            clean, errors = validate(form, values, errors)
+        sent = formview.submit(form, fields, user, request.form, request.files)
+        values, errors, tokens = sent.values, sent.errors, sent.tokens
+        if not sent.action:
             if pair and request.form.get(pair[0].key) not in ("true", "false"):
                 errors[pair[0].key] = [_("Choose Approve or Reject.")]
             if pair and values.get(pair[0].key) is False and not values.get(pair[1].key):
                 errors[pair[1].key] = [_("Say why you reject the request.")]
             if not errors:
-                return _complete(task, clean, uploads.created)
+                return _complete(task, sent.clean, sent.uploads.created)
             status = 422
     view = request_view(instance)
     return render_template(

@@ -62,16 +62,11 @@ def service_page(key):
     fields = formview.fields_for(form, lang()) if form else []
     values, errors, tokens, status = {}, {}, {}, 200
     if request.method == "POST":
-        uploads = formview.Uploads(me())
-        action = request.form.get("_action", "")
-        values, errors = formview.parse(
-            fields, request.form, request.files, uploads=uploads, action=action
-        )
-        tokens = uploads.tokens
-        if not action:
-            clean, errors = validate(form, values, errors)
+        sent = formview.submit(form, fields, me(), request.form, request.files)
+        values, errors, tokens = sent.values, sent.errors, sent.tokens
+        if not sent.action:
             if not errors:
-                instance = service.start_instance(key, clean, user=me(), dispatch=dispatcher())
+                instance = service.start_instance(key, sent.clean, user=me(), dispatch=dispatcher())
                 flash(_("Your request has been submitted."), "success")
                 return redirect(url_for(".request_page", instance_id=instance.id))
             status = 422
@@ -98,19 +93,6 @@ def service_page(key):
         steps=steps,
         handlers=handlers,
     ), status
-
-
-def validate(form, values: dict, conversion_errors: dict) -> tuple[dict, dict]:
-    """Form.load on converted data; conversion messages win over the schema's for a field."""
-    if form is None:
-        return {}, conversion_errors
-    try:
-        clean = form.load(values)
-        errors = {}
-    except InvalidInput as exc:
-        clean, errors = {}, formview.localize(exc.extra.get("errors", {}), form.schema)
-    errors.update(conversion_errors)
-    return clean, errors
 
 
 @blp.get("/requests")

@@ -2,7 +2,7 @@
 
 from sqlalchemy import func, select
 
-from engine import runtime, serializer, versions
+from engine import runtime, store
 from engine.models import HumanTask, InstanceEvent, Job, ProcessInstance, db, utcnow
 
 
@@ -36,11 +36,7 @@ def instance_data(instance: ProcessInstance) -> dict:
     cached = getattr(instance, "business_data", None)
     if cached is not None:
         return cached
-    spec, subprocess_specs = versions.specs_for(instance.process_version)
-    workflow = serializer.loads(
-        instance.workflow_json, spec, subprocess_specs, runtime.SCRIPT_ENGINE
-    )
-    return runtime.data(workflow)
+    return runtime.data(store.load_workflow(instance))
 
 
 def operational_counts() -> dict:

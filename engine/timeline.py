@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 
-from engine import access, runtime, serializer, versions
+from engine import access, runtime, store, versions
 from engine.models import (
     Attachment,
     Group,
@@ -52,10 +52,7 @@ class Snapshot:
 
 def snapshot(instance: ProcessInstance) -> Snapshot:
     """Deserialize the instance once and read data, step states and upcoming steps from it."""
-    spec, subprocess_specs = versions.specs_for(instance.process_version)
-    workflow = serializer.loads(
-        instance.workflow_json, spec, subprocess_specs, runtime.SCRIPT_ENGINE
-    )
+    workflow = store.load_workflow(instance)
     finished = instance.status in ("complete", "cancelled")
     return Snapshot(
         data=runtime.data(workflow),
