@@ -36,11 +36,13 @@ class RecordingDispatcher:
 class RQDispatcher:
     """Enqueue one RQ job per job row; retries are scheduled by the database, not by RQ."""
 
-    def __init__(self, redis_url: str, queue_name: str):
+    def __init__(self, redis_url: str, queue_name: str, *, connection=None):
         from redis import Redis
         from rq import Queue
 
-        self.connection = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+        self.connection = connection or Redis.from_url(
+            redis_url, socket_timeout=5, socket_connect_timeout=2
+        )
         self.queue = Queue(queue_name, connection=self.connection)
 
     def __call__(self, job_ids: list[int]) -> None:
@@ -56,18 +58,24 @@ class RQDispatcher:
                 log.warning("job %s not enqueued (%s); the poller will re-send it", job_id, exc)
 
     def resend(self, job_ids: list[int]) -> None:
-        """Re-enqueue the jobs that Redis does not hold (lost wake-ups)."""
+        """Re-enqueue stale queued rows unless their wake-up still waits in the queue.
+
+        An RQ job 'started' on a row that is still 'queued' is lost as well: its worker died
+        before leasing the row, or a poller died between re-queueing a dead worker's row and
+        enqueueing it. Sending one wake-up too many is harmless (begin_job leases once).
+        """
         from redis.exceptions import RedisError
         from rq.job import Job as RQJob
+        from rq.job import JobStatus
+
+        def waiting(job_id: int) -> bool:
+            key = f"flowdesk-job-{job_id}"
+            if not RQJob.exists(key, connection=self.connection):
+                return False
+            return RQJob.fetch(key, connection=self.connection).get_status() == JobStatus.QUEUED
 
         try:
-            lost = [
-                i
-                for i in job_ids
-                if not RQJob.exists(f"flowdesk-job-{i}", connection=self.connection)
-                or RQJob.fetch(f"flowdesk-job-{i}", connection=self.connection).get_status()
-                in ("finished", "failed", "stopped", "canceled")
-            ]
+            lost = [i for i in job_ids if not waiting(i)]
         except RedisError as exc:
             log.warning("queue unreachable (%s); %s queued job(s) wait", exc, len(job_ids))
             return

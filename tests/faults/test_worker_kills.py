@@ -52,7 +52,15 @@ def test_workers_killed_mid_operation_lose_no_step_and_apply_no_effect_twice(rem
         workers.append(stack.start_worker(**WORKER_SETTINGS))
         started.update(start_many(requester, offering, [next(refs) for _ in range(MORE_PER_KILL)]))
 
-    done = wait_for_all(requester, list(started.values()), "complete", timeout=120)
+    try:
+        done = wait_for_all(requester, list(started.values()), "complete", timeout=120)
+    except AssertionError as exc:  # say which jobs were stuck, for the CI log
+        open_jobs = [
+            row for row in job_rows(stack.database_url, started.values()) if row[2] != "done"
+        ]
+        raise AssertionError(
+            f"{exc}; jobs not done (instance, step, status, attempts): {open_jobs}"
+        ) from exc
 
     for instance in done:
         assert instance["outcome"] == "Applied"
