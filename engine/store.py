@@ -65,12 +65,16 @@ def save(
     Raises:
         Conflict: someone else changed the instance meanwhile (stale version).
     """
+    # Read before changing the instance: a query autoflushes, and a flush of a half-changed
+    # instance would be an UPDATE (and a version bump) of its own.
+    incident = has_incident(instance.id)
+    open_rows = _open_task_rows(instance.id)
     jobs = [] if status == runtime.InstanceStatus.CANCELLED else runtime.pending_jobs(workflow)
     instance.workflow_json = serializer.dumps(workflow)
     instance.business_data = runtime.data(workflow)  # not a column: spares views a reload
     instance.status = status or runtime.status_of(workflow)
     instance.outcome = runtime.outcome(workflow)
-    if instance.status not in TERMINAL and has_incident(instance.id):
+    if instance.status not in TERMINAL and incident:
         instance.status = runtime.InstanceStatus.ERROR
     due = runtime.next_timer_due(workflow) if instance.status not in TERMINAL else None
     instance.next_timer_at = due.replace(tzinfo=None) if due else None
@@ -89,7 +93,7 @@ def save(
             payload={"error": failure.detail, **json_safe(failure.extra)},
         )
         log.warning("instance %s failed: %s", instance.id, failure.detail)
-    sync_tasks(instance, workflow)
+    sync_tasks(instance, workflow, open_rows)
     rows = [
         Job(
             instance_id=instance.id,
@@ -118,14 +122,13 @@ def commit() -> None:
         raise Conflict("the request was changed by someone else; try again") from exc
 
 
-def sync_tasks(instance: ProcessInstance, workflow) -> None:
+def _open_task_rows(instance_id: int) -> dict[str, HumanTask]:
+    rows = db.session.scalars(select(HumanTask).filter_by(instance_id=instance_id, state="open"))
+    return {row.task_id: row for row in rows}
+
+
+def sync_tasks(instance: ProcessInstance, workflow, open_rows: dict[str, HumanTask]) -> None:
     """Bring the human_task projection in line with the workflow's READY user steps."""
-    open_rows = {
-        t.task_id: t
-        for t in db.session.scalars(
-            select(HumanTask).filter_by(instance_id=instance.id, state="open")
-        )
-    }
     steps = [] if instance.status in TERMINAL else runtime.open_steps(workflow)
     current = {s.task_id for s in steps}
     now = utcnow()
