@@ -1,5 +1,6 @@
 """Web plumbing: login, CSRF, languages, security headers, error pages, assets; sign-in pages."""
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -59,7 +60,17 @@ VENDOR_FILES = {  # the only files served out of node_modules
     "diagram-js.css": "bpmn-js/dist/assets/diagram-js.css",
     "bpmn-js.css": "bpmn-js/dist/assets/bpmn-js.css",
 }
-_DUMMY_HASH = generate_password_hash("not a password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check unknown users' passwords against (same time as a real check).
+
+    Made on first use, not at import: scrypt takes 32 MiB for a moment, which every process
+    importing the app (RQ workers, CLI) would otherwise carry as its peak memory.
+    """
+    return generate_password_hash("not a password")
+
 
 blp = Blueprint(
     "web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets"
@@ -410,7 +421,7 @@ def login():
         user = db.session.scalar(select(User).filter_by(username=username)) if username else None
         password = request.form.get("password", "")
         valid = check_password_hash(user.password_hash if user and user.password_hash
-                                    else _DUMMY_HASH, password)  # fmt: skip
+                                    else _dummy_hash(), password)  # fmt: skip
         if user is not None and user.password_hash and valid and user.is_active:
             session.clear()
             session.permanent = True
