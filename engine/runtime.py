@@ -20,9 +20,11 @@ from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import Conflict, InvalidInput, NotFound, ProcessFailed
+from engine.loops import RunawayRun, RunBudget, lift_depth_limit
 from engine.scripting import RestrictedScriptEngine
 from engine.specs import ISO_DURATION, ExternalServiceTask
 
+lift_depth_limit()  # else a gateway loop's 334th pass is silently dropped (engine/loops.py)
 SCRIPT_ENGINE = RestrictedScriptEngine()
 _SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -82,9 +84,17 @@ def run_until_blocked(workflow: BpmnWorkflow) -> None:
     Raises:
         ProcessFailed: a script, condition or expression failed; the step is left in ERROR.
     """
+    budget = RunBudget()
     try:
         workflow.refresh_timers()
-        workflow.do_engine_steps()
+        workflow.do_engine_steps(did_complete_task=budget.count)
+    except RunawayRun as exc:
+        raise ProcessFailed(
+            f"step '{exc.bpmn_id}' ran {exc.steps} engine steps ({exc.seconds:.0f} s) without"
+            " waiting for a person, a worker or a timer: an endless loop in the process?",
+            bpmn_id=exc.bpmn_id,
+            error_type="RunawayRun",
+        ) from exc
     except WorkflowTaskException as exc:
         if exc.task is not None and exc.task.state != TaskState.ERROR:
             exc.task._set_state(

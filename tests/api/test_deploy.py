@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import loops
 from tests.api.support import (
     APPROVE,
     LAPTOP,
@@ -274,6 +275,41 @@ def test_script_failing_at_run_time_puts_the_instance_in_error(as_user, script, 
     assert failed[0]["bpmn_id"] == "step"
     assert failed[0]["payload"]["error_type"] == error_type
     assert "step" in failed[0]["payload"]["error"]
+
+
+def test_a_loop_that_never_waits_puts_the_instance_in_error_instead_of_hanging(
+    as_user, monkeypatch
+):
+    monkeypatch.setattr(loops, "RUN_STEP_BUDGET", 300)  # the real one takes ~8 s to reach
+    designer = as_user("designer")
+    endless = MINIMAL.replace(
+        '<bpmn:sequenceFlow id="to_end" sourceRef="{step_id}" targetRef="end" />',
+        '<bpmn:exclusiveGateway id="again" default="to_end"><bpmn:incoming>to_gw</bpmn:incoming>'
+        "<bpmn:outgoing>to_end</bpmn:outgoing><bpmn:outgoing>back</bpmn:outgoing>"
+        "</bpmn:exclusiveGateway>"
+        '<bpmn:sequenceFlow id="to_gw" sourceRef="step" targetRef="again" />'
+        '<bpmn:sequenceFlow id="to_end" sourceRef="again" targetRef="end" />'
+        '<bpmn:sequenceFlow id="back" sourceRef="again" targetRef="step">'
+        "<bpmn:conditionExpression>True</bpmn:conditionExpression></bpmn:sequenceFlow>",
+    )
+    step = (
+        '<bpmn:scriptTask id="step" scriptFormat="python"><bpmn:incoming>to_step</bpmn:incoming>'
+        "<bpmn:incoming>back</bpmn:incoming><bpmn:outgoing>to_gw</bpmn:outgoing>"
+        "<bpmn:script>turns = 1</bpmn:script></bpmn:scriptTask>"
+    )
+    content = endless.replace("{key}", "demo_process").replace("{step_id}", "step")
+    content = content.replace("{step}", step).encode()
+    deployed = deploy(designer, "demo_process", content)
+    assert deployed.status_code == 201, deployed.get_data(as_text=True)
+
+    response = start(designer, "demo_process", {})
+
+    assert response.status_code == 201
+    body = get_instance(designer, response.get_json()["id"])
+    assert body["status"] == "error"
+    (failed,) = [e for e in body["events"] if e["kind"] == "failed"]
+    assert failed["payload"]["error_type"] == "RunawayRun"
+    assert "endless loop" in failed["payload"]["error"]
 
 
 def test_multipart_upload_with_a_called_process_in_a_second_file(as_user):

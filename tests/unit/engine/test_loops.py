@@ -1,0 +1,84 @@
+"""Gateway back-loops: every pass is kept, and a loop that never waits is stopped, not run forever.
+
+SpiffWorkflow 3.2.0 walks task trees only 1000 deep; each pass of a loop nests one level per
+task, so without engine/treedepth.py the 334th pass of a three-task loop is dropped and the
+workflow reports itself complete (NOTES.md §9.2).
+"""
+
+import time
+
+import pytest
+
+from engine import loops, runtime, serializer
+from engine.errors import ProcessFailed
+from engine.runtime import InstanceStatus
+from tests.unit.support import parse
+
+LOOP_BODY = """
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="init" name="Init" scriptFormat="python">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:script>passes = 0</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:{kind} id="check" name="Check an item">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:incoming>f5</bpmn:incoming>
+      <bpmn:outgoing>f3</bpmn:outgoing>{script}
+    </bpmn:{kind}>
+    <bpmn:scriptTask id="count" name="Count" scriptFormat="python">
+      <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>
+      <bpmn:script>passes = passes + 1</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:exclusiveGateway id="more" name="More?" default="f6">
+      <bpmn:incoming>f4</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing>
+      <bpmn:outgoing>f6</bpmn:outgoing>
+    </bpmn:exclusiveGateway>
+    <bpmn:endEvent id="end"><bpmn:incoming>f6</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="init" />
+    <bpmn:sequenceFlow id="f2" sourceRef="init" targetRef="check" />
+    <bpmn:sequenceFlow id="f3" sourceRef="check" targetRef="count" />
+    <bpmn:sequenceFlow id="f4" sourceRef="count" targetRef="more" />
+    <bpmn:sequenceFlow id="f5" sourceRef="more" targetRef="check">
+      <bpmn:conditionExpression>{condition}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f6" sourceRef="more" targetRef="end" />
+"""
+PASSES = 340  # > 333: the pass the library would drop
+
+
+def loop(kind: str, condition: str):
+    script = "<bpmn:script>checked = passes</bpmn:script>" if kind == "scriptTask" else ""
+    condition = condition.replace("<", "&lt;")
+    parsed = parse(LOOP_BODY.format(kind=kind, condition=condition, script=script))
+    return parsed.spec, parsed.subprocess_specs
+
+
+def test_a_person_can_go_round_a_loop_more_than_333_times_and_no_pass_is_dropped():
+    spec, subprocess_specs = loop("userTask", f"passes < {PASSES}")
+    workflow = runtime.start(spec, subprocess_specs, {})
+    for done in range(PASSES):
+        (step,) = runtime.open_steps(workflow)
+        if done == 335:  # past the library's depth limit: storing and loading keeps the step
+            workflow = serializer.loads(
+                serializer.dumps(workflow), spec, subprocess_specs, runtime.SCRIPT_ENGINE
+            )
+            assert [s.task_id for s in runtime.open_steps(workflow)] == [step.task_id]
+        runtime.complete_step(workflow, step.task_id, {})
+    assert runtime.status_of(workflow) == InstanceStatus.COMPLETE
+    assert runtime.data(workflow)["passes"] == PASSES
+
+
+def test_a_loop_of_scripts_runs_all_its_passes_when_it_ends():
+    spec, subprocess_specs = loop("scriptTask", f"passes < {PASSES}")
+    workflow = runtime.start(spec, subprocess_specs, {})
+    assert runtime.status_of(workflow) == InstanceStatus.COMPLETE
+    assert runtime.data(workflow)["passes"] == PASSES
+
+
+def test_a_loop_that_never_waits_fails_its_step_instead_of_running_forever(monkeypatch):
+    monkeypatch.setattr(loops, "RUN_STEP_BUDGET", 600)
+    spec, subprocess_specs = loop("scriptTask", "True")
+    started = time.monotonic()
+    with pytest.raises(ProcessFailed, match="without waiting for a person") as failed:
+        runtime.start(spec, subprocess_specs, {})
+    assert failed.value.extra["bpmn_id"] in {"init", "check", "count", "more"}
+    assert time.monotonic() - started < 10
