@@ -7,7 +7,8 @@
 (c) FlowDesk through its HTTP API (gunicorn + SQLite + Redis + RQ workers), 1 and 4 clients;
 then storage per finished instance and memory per process;
 (s) scale-out: the same on PostgreSQL with 1, 2, 4 worker processes, and storage on PostgreSQL;
-(h) complete-task and inbox latency with a large seeded history (100k finished, 10k open).
+(h) complete-task and inbox latency with a large seeded history (100k finished, 10k open);
+(l) a step late in a long instance (a 510-pass gateway loop): step 500 against step 10.
 See bench/README.md.
 No timing is asserted: the script prints figures and the PRODUCT.md targets beside them.
 """
@@ -28,10 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the repo, on the path
     sys.path.insert(0, str(ROOT))
 
-from bench import bare, e2e, history, scale, stack, storage  # noqa: E402
+from bench import bare, e2e, history, long, scale, stack, storage  # noqa: E402
 from bench.scenario import PROCESS_KEY  # noqa: E402
 
-PARTS = ("bare", "e2e", "scale", "history")
+PARTS = ("bare", "e2e", "scale", "history", "long")
 KB = 1024
 MB = 1024 * 1024
 TARGET_RATIO = 0.5  # end to end >= 0.5 x bare with save/load
@@ -440,7 +441,10 @@ def summary(results: dict) -> list[tuple[str, str, str, str, str]]:
     rows += hist_rows
     if not hist_rows:
         rows.append(("inbox top-50 p95, 1M history", "not measured", "<= 50 ms", "-", ""))
-    rows.append(("step 500 vs step 10", "not measured", "<= 2x", "-", ""))
+    if "long" in results:
+        rows += long.summary_rows(results["long"])
+    else:
+        rows.append(("step 500 vs step 10", "not measured", "<= 2x", "-", ""))
     return rows
 
 
@@ -490,6 +494,8 @@ def main(argv=None) -> int:
             results["scale"] = scale.run(args, bare_b, log, stop)
         if "history" in parts:
             results["history"] = history.run(args, log, stop)
+        if "long" in parts:
+            results["long"] = long.run(args, log)
     except (KeyboardInterrupt, SystemExit):
         stop.set()
         log("\ninterrupted: stopping the processes")
