@@ -1,11 +1,18 @@
 """Restricted script environment for BPMN scripts, conditions, timer and parameter expressions.
 
 Scripts come from process designers, so they are compiled with RestrictedPython (no imports, no
-`_`-prefixed names or attributes, guarded item access and writes) and run under a wall-clock limit.
+`_`-prefixed names or attributes, guarded item access and writes) and run under a wall-clock limit
+(checked between opcodes) and a memory limit (the process's RLIMIT_DATA, lowered to what it uses
+plus SCRIPT_MEMORY_LIMIT while a script runs). `**` and `pow()` are checked before they run: one
+huge integer power is a single opcode the clock cannot interrupt.
 """
 
+import ast
+import resource
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
@@ -24,10 +31,13 @@ from RestrictedPython.Guards import (
     safer_getattr,
 )
 from RestrictedPython.PrintCollector import PrintCollector
+from RestrictedPython.transformer import RestrictingNodeTransformer
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.util.task import TaskState
 
 SCRIPT_TIME_LIMIT = 2.0  # seconds of wall clock per script or expression
+SCRIPT_MEMORY_LIMIT = 256 * 2**20  # bytes a running script may add to its process
+MAX_POWER_BITS = 1_000_000  # the largest integer `**` / pow() may build
 
 _EXTRA_BUILTINS = (
     "dict",
@@ -80,6 +90,28 @@ def _inplacevar(op, x, y):
     return operations[op](x, y)
 
 
+def _pow(base, exponent, modulus=None):
+    """`**` and pow() for scripts: refuse integer powers too large to compute in time."""
+    if modulus is None and isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
+        if abs(base) > 1 and exponent * abs(base).bit_length() > MAX_POWER_BITS:
+            raise RestrictedScriptError(
+                f"{base} ** {exponent} is too large (more than {MAX_POWER_BITS:,} bits)"
+            )
+    return pow(base, exponent) if modulus is None else pow(base, exponent, modulus)
+
+
+class _Policy(RestrictingNodeTransformer):
+    """RestrictedPython's policy, with `a ** b` compiled as `_pow_(a, b)`."""
+
+    def visit_BinOp(self, node: ast.BinOp):
+        node = self.node_contents_visit(node)
+        if not isinstance(node.op, ast.Pow):
+            return node
+        name = ast.copy_location(ast.Name("_pow_", ast.Load()), node)
+        call = ast.Call(func=name, args=[node.left, node.right], keywords=[])
+        return ast.copy_location(call, node)
+
+
 def _builtins() -> dict:
     builtins = dict(safe_globals["__builtins__"])
     builtins.update(limited_builtins)
@@ -90,6 +122,7 @@ def _builtins() -> dict:
         builtins[name] = getattr(real, name)
     for name in ("string", "math", "random", "whrandom", "set", "frozenset"):
         builtins.pop(name, None)  # modules and mutable helpers designers do not need
+    builtins["pow"] = _pow
     return builtins
 
 
@@ -105,6 +138,7 @@ def script_globals() -> dict:
         "_write_": full_write_guard,
         "_inplacevar_": _inplacevar,
         "_print_": PrintCollector,
+        "_pow_": _pow,
         "datetime": datetime,
         "timedelta": timedelta,
         "date": date,
@@ -116,7 +150,7 @@ def script_globals() -> dict:
 @lru_cache(maxsize=2048)
 def compile_expression(expression: str):
     """Compile an expression in restricted mode; raise RestrictedScriptError if it is rejected."""
-    result = compile_restricted_eval(expression.strip())
+    result = compile_restricted_eval(expression.strip(), policy=_Policy)
     if result.errors:
         raise RestrictedScriptError("; ".join(result.errors))
     return result.code
@@ -125,7 +159,7 @@ def compile_expression(expression: str):
 @lru_cache(maxsize=1024)
 def compile_script(script: str):
     """Compile a script in restricted mode; raise RestrictedScriptError if it is rejected."""
-    result = compile_restricted_exec(script)
+    result = compile_restricted_exec(script, policy=_Policy)
     if result.errors:
         raise RestrictedScriptError("; ".join(result.errors))
     return result.code
@@ -147,9 +181,57 @@ def _run_limited(run, limit: float):
     previous = sys.gettrace()
     sys.settrace(tracer)
     try:
-        return run()
+        with _memory_capped():
+            return run()
+    except MemoryError as exc:
+        raise RestrictedScriptError(
+            f"script exceeded the memory limit of {SCRIPT_MEMORY_LIMIT // 2**20} MB"
+        ) from exc
     finally:
         sys.settrace(previous)
+
+
+_CAP_LOCK = threading.Lock()
+_cap = {"scripts": 0, "saved": None}  # scripts running in this process; the limit before them
+
+
+def _data_bytes() -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None  # not Linux: no memory cap, the time limit still applies
+    return None
+
+
+@contextmanager
+def _memory_capped():
+    """Lower RLIMIT_DATA to the process's use plus SCRIPT_MEMORY_LIMIT while scripts run.
+
+    The limit is per process: threads share it, so it is set by the first running script and
+    restored by the last. An allocation beyond it raises MemoryError in the script.
+    """
+    with _CAP_LOCK:
+        if _cap["scripts"] == 0:
+            used = _data_bytes()
+            _cap["saved"] = resource.getrlimit(resource.RLIMIT_DATA) if used else None
+            if _cap["saved"]:
+                soft, hard = _cap["saved"]
+                cap = used + SCRIPT_MEMORY_LIMIT
+                for bound in (soft, hard):
+                    if bound != resource.RLIM_INFINITY:
+                        cap = min(cap, bound)
+                resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+        _cap["scripts"] += 1
+    try:
+        yield
+    finally:
+        with _CAP_LOCK:
+            _cap["scripts"] -= 1
+            if _cap["scripts"] == 0 and _cap["saved"]:
+                resource.setrlimit(resource.RLIMIT_DATA, _cap["saved"])
 
 
 class RestrictedEnvironment(TaskDataEnvironment):

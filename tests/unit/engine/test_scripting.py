@@ -1,5 +1,7 @@
 """engine.scripting: the RestrictedPython sandbox refuses escapes and still runs normal scripts."""
 
+import resource
+import threading
 import time
 from datetime import datetime, timedelta
 
@@ -8,6 +10,7 @@ import pytest
 from engine import runtime
 from engine.errors import InvalidProcess, ProcessFailed
 from engine.scripting import (
+    SCRIPT_MEMORY_LIMIT,
     RestrictedEnvironment,
     RestrictedScriptError,
     compile_expression,
@@ -16,6 +19,8 @@ from engine.scripting import (
 )
 from engine.specs import FlowDeskParser
 from tests.unit.support import SCRIPT_BODY, bpmn, parse
+
+LIMIT_BEFORE = resource.getrlimit(resource.RLIMIT_DATA)
 
 
 @pytest.fixture
@@ -116,6 +121,67 @@ def test_evaluate_stops_expression_when_it_runs_too_long():
         )
 
     assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "x = 'x' * 10**10",
+        "x = [0] * 10**9",
+        "x = 'x'.ljust(10**10)",
+        "x = f'{1:>10000000000}'",
+        "x = 'ab'\nwhile True: x = x + x",
+    ],
+)
+def test_execute_stops_script_when_it_builds_something_huge(environment, script):
+    started = time.monotonic()
+
+    with pytest.raises(RestrictedScriptError, match="memory limit"):
+        run(environment, script)
+
+    assert time.monotonic() - started < 1.5
+    assert resource.getrlimit(resource.RLIMIT_DATA) == LIMIT_BEFORE  # given back afterwards
+    assert len(bytearray(SCRIPT_MEMORY_LIMIT + 2**20)) > SCRIPT_MEMORY_LIMIT
+
+
+@pytest.mark.parametrize("script", ["x = 10**10**10", "x = pow(7, 10**9)", "x = 2; x = x ** 10**8"])
+def test_execute_refuses_an_integer_power_too_large_to_compute(environment, script):
+    # one opcode: the time limit could not interrupt it
+    started = time.monotonic()
+
+    with pytest.raises(RestrictedScriptError, match="too large"):
+        run(environment, script)
+
+    assert time.monotonic() - started < 1.5
+
+
+def test_execute_computes_ordinary_powers(environment):
+    data = run(environment, "a = 2 ** 10\nb = 1.5 ** 2\nc = pow(3, 10**9, 7)\nd = (-1) ** 10**9")
+
+    assert data == {"a": 1024, "b": 2.25, "c": pow(3, 10**9, 7), "d": 1}
+
+
+def test_scripts_running_together_share_one_limit_and_give_it_back(environment):
+    results, errors = [], []
+
+    def script(text):
+        try:
+            results.append(run(RestrictedEnvironment(time_limit=1.0), text))
+        except RestrictedScriptError as exc:
+            errors.append(str(exc))
+
+    threads = [
+        threading.Thread(target=script, args=(t,))
+        for t in ("y = 'x' * 10**10",) + ("total = sum(range(500))",) * 4
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(errors) == 1 and "memory limit" in errors[0]
+    assert [r["total"] for r in results] == [124750] * 4
+    assert resource.getrlimit(resource.RLIMIT_DATA) == LIMIT_BEFORE
 
 
 def test_execute_runs_arithmetic_when_script_is_normal(environment):
