@@ -11,6 +11,7 @@ import ast
 import hashlib
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from lxml import etree
@@ -238,6 +239,9 @@ def _check_model(name: str, tree, problems: list) -> None:
                     )
                 )
                 continue
+            if tag == "timeDate" and _naive_date_literal(expr.text):
+                message = "timeDate needs a UTC offset (e.g. +08:00): naive times follow the server"
+                problems.append(_problem(name, expr.sourceline, owner.get("id"), message))
             _check_code(name, expr, owner.get("id"), compile_expression, problems)
     for prop in tree.iterfind(".//spiffworkflow:property[@name='due_in']", NS):
         if not ISO_DURATION.match(prop.get("value", "")):
@@ -270,6 +274,15 @@ def _has_import(code: str) -> bool:
         return any(isinstance(n, ast.Import | ast.ImportFrom) for n in ast.walk(ast.parse(code)))
     except SyntaxError:
         return False  # reported by the restricted compile
+
+
+def _naive_date_literal(text: str | None) -> bool:
+    """A quoted ISO date-time without an offset (SpiffWorkflow freezes the server's; NOTES §4)."""
+    try:
+        value = ast.literal_eval((text or "").strip())
+        return isinstance(value, str) and datetime.fromisoformat(value).tzinfo is None
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
 
 
 def _check_code(name, element, element_id, compiler, problems) -> None:

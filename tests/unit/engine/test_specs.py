@@ -177,6 +177,24 @@ def test_parse_process_names_timer_when_date_is_not_quoted():
     assert "quote" in problem["message"]
 
 
+def test_parse_process_names_timer_when_date_has_no_utc_offset():
+    # SpiffWorkflow reads a naive date with the server's offset, frozen at import (NOTES §4)
+    document = bpmn(TIMER_BODY.format(kind="timeDate", expression='"2030-01-01T09:00:00"'))
+
+    (problem,) = problems_of({"demo.bpmn": document})
+
+    assert problem["id"] == "wait"
+    assert problem["line"] == line_of(document, "2030-01-01T09")
+    assert "UTC offset" in problem["message"]
+
+
+@pytest.mark.parametrize("expression", ['"2030-01-01T09:00:00+08:00"', '"2030-01-01T01:00Z"'])
+def test_parse_process_accepts_timer_when_date_has_an_offset(expression):
+    document = bpmn(TIMER_BODY.format(kind="timeDate", expression=expression))
+
+    assert parse_process("demo", {"demo.bpmn": document}).key == "demo"
+
+
 def test_parse_process_accepts_timer_when_expression_is_quoted():
     document = bpmn(TIMER_BODY.format(kind="timeDuration", expression='"PT1H"'))
 
