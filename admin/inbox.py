@@ -125,22 +125,32 @@ def _instructions(task, data: dict) -> str:
 @blp.post("/inbox/tasks/<task_id>/claim")
 @login_required
 def claim(task_id):
-    try:
-        service.claim_task(task_id, user=me())
-        flash(_("The step is now assigned to you."), "success")
-    except Conflict:
-        flash(_("Someone else has already taken this step."), "error")
-    return redirect(url_for(".task_page", task_id=task_id))
+    return _assign(
+        service.claim_task,
+        task_id,
+        _("The step is now assigned to you."),
+        _("Someone else has already taken this step."),
+    )
 
 
 @blp.post("/inbox/tasks/<task_id>/unclaim")
 @login_required
 def unclaim(task_id):
+    return _assign(
+        service.unclaim_task,
+        task_id,
+        _("The step is back with the group."),
+        _("This step is assigned to someone else."),
+    )
+
+
+def _assign(unit, task_id: str, done: str, conflict: str):
+    """Run claim or unclaim, say how it went, and show the task again."""
     try:
-        service.unclaim_task(task_id, user=me())
-        flash(_("The step is back with the group."), "success")
+        unit(task_id, user=me())
+        flash(done, "success")
     except Conflict:
-        flash(_("This step is assigned to someone else."), "error")
+        flash(conflict, "error")
     return redirect(url_for(".task_page", task_id=task_id))
 
 

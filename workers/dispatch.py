@@ -65,14 +65,16 @@ class RQDispatcher:
         enqueueing it. Sending one wake-up too many is harmless (begin_job leases once).
         """
         from redis.exceptions import RedisError
+        from rq.exceptions import NoSuchJobError
         from rq.job import Job as RQJob
         from rq.job import JobStatus
 
         def waiting(job_id: int) -> bool:
-            key = f"flowdesk-job-{job_id}"
-            if not RQJob.exists(key, connection=self.connection):
+            try:  # one read of the job's hash, status included
+                job = RQJob.fetch(f"flowdesk-job-{job_id}", connection=self.connection)
+            except NoSuchJobError:
                 return False
-            return RQJob.fetch(key, connection=self.connection).get_status() == JobStatus.QUEUED
+            return job.get_status(refresh=False) == JobStatus.QUEUED
 
         try:
             lost = [i for i in job_ids if not waiting(i)]
