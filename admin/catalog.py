@@ -1,26 +1,14 @@
 """The catalog as people see it: business scenarios, search, and "about 5 days" durations."""
 
-import re
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-CATEGORIES = {  # key -> (label, icon); order is the order of sections on the page
-    "onboarding": (_l("Onboarding & offboarding"), "person"),
-    "store_operations": (_l("Store operations"), "store"),
-    "it_access": (_l("IT access & accounts"), "key"),
-    "it_support": (_l("IT support"), "wrench"),
-    "hr": (_l("HR services"), "people"),
-    "finance": (_l("Finance"), "coin"),
-    "sales_support": (_l("Sales support"), "chart"),
-    "facilities": (_l("Facilities"), "building"),
-}
+from engine.bpmn.durations import parts
+from engine.catalog import reads as catalog
+
 OTHER = (_l("Other services"), "grid")
-_DURATION = re.compile(
-    r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:\d+(?:\.\d+)?S)?)?$"
-)
 
 
 @dataclass(frozen=True)
@@ -37,21 +25,16 @@ class Offering:
 
 
 def offering(version, lang: str) -> Offering:
-    meta = version.meta
-    other = "en" if lang == "zh" else "zh"
-    texts = [
-        meta.get(f"{field}_{code}", "")
-        for field in ("name", "summary", "description")
-        for code in (lang, other)
-    ]
+    entry = catalog.offering(version)
+    texts = [entry[f][code] for f in ("name", "summary", "description") for code in ("en", "zh")]
     return Offering(
-        key=version.process_key,
-        name=meta.get(f"name_{lang}") or meta.get("name_en") or version.process_key,
-        summary=meta.get(f"summary_{lang}") or meta.get("summary_en", ""),
-        description=meta.get(f"description_{lang}") or meta.get("description_en", ""),
-        category=meta.get("category") or "other",
-        duration=humanize_duration(meta.get("expected_duration")),
-        haystack=" ".join([*texts, *meta.get("keywords", []), version.process_key]).lower(),
+        key=entry["key"],
+        name=entry["name"][lang],
+        summary=entry["summary"][lang] or entry["summary"]["en"],
+        description=entry["description"][lang] or entry["description"]["en"],
+        category=entry["category"],
+        duration=humanize_duration(entry["expected_duration"]),
+        haystack=" ".join([*texts, *entry["keywords"], entry["key"]]).lower(),
     )
 
 
@@ -61,48 +44,46 @@ def search(offerings: list[Offering], query: str) -> list[Offering]:
     return [o for o in offerings if all(word in o.haystack for word in words)]
 
 
-def sections(offerings: list[Offering]) -> list[dict]:
-    """Group offerings by business scenario, known scenarios first, names sorted within."""
+def sections(offerings: list[Offering], lang: str) -> list[dict]:
+    """Group offerings by business scenario, in the catalog's order, names sorted within."""
     groups: dict[str, list[Offering]] = {}
     for item in offerings:
         groups.setdefault(item.category, []).append(item)
-    order = [key for key in CATEGORIES if key in groups] + sorted(
-        key for key in groups if key not in CATEGORIES
-    )
+    known = {c.key: c for c in catalog.categories()}
+    order = [key for key in known if key in groups]
+    order += sorted(key for key in groups if key not in known)
     result = []
     for key in order:
-        label, icon = CATEGORIES.get(key, OTHER)
-        if key not in CATEGORIES and key != "other":
-            label = key.replace("_", " ").capitalize()
-        result.append(
-            {
-                "key": key,
-                "label": label,
-                "icon": icon,
-                "items": sorted(groups[key], key=lambda o: o.name),
-            }  # fmt: skip
-        )
+        category = known.get(key)
+        if category is not None:
+            label, icon = category.name(lang), category.icon
+        elif key == "other":
+            label, icon = str(OTHER[0]), OTHER[1]
+        else:
+            label, icon = key.replace("_", " ").capitalize(), OTHER[1]
+        items = sorted(groups[key], key=lambda o: o.name)
+        result.append({"key": key, "label": label, "icon": icon, "items": items})
     return result
 
 
 def humanize_duration(value: str | None) -> str:
     """ISO 8601 duration -> "about 5 days" / "约 5 天" in the current language."""
-    match = _DURATION.match(value or "")
-    if not value or not match or value in ("P", "PT"):
+    found = parts(value)
+    if not found:
         return ""
-    parts = {k: int(v) for k, v in match.groupdict().items() if v}
-    days = parts.get("days", 0) + 7 * parts.get("weeks", 0)
-    if parts.get("years"):
-        return ngettext("about %(num)d year", "about %(num)d years", parts["years"])
-    if parts.get("months"):
-        return ngettext("about %(num)d month", "about %(num)d months", parts["months"])
+    found = {k: int(v) for k, v in found.items()}
+    days = found.get("days", 0) + 7 * found.get("weeks", 0)
+    if found.get("years"):
+        return ngettext("about %(num)d year", "about %(num)d years", found["years"])
+    if found.get("months"):
+        return ngettext("about %(num)d month", "about %(num)d months", found["months"])
     if days >= 14 and days % 7 == 0:
         return ngettext("about %(num)d week", "about %(num)d weeks", days // 7)
     if days:
-        days += 1 if parts.get("hours", 0) >= 12 else 0
+        days += 1 if found.get("hours", 0) >= 12 else 0
         return ngettext("about %(num)d day", "about %(num)d days", days)
-    if parts.get("hours"):
-        return ngettext("about %(num)d hour", "about %(num)d hours", parts["hours"])
-    if parts.get("minutes"):
-        return ngettext("about %(num)d minute", "about %(num)d minutes", parts["minutes"])
+    if found.get("hours"):
+        return ngettext("about %(num)d hour", "about %(num)d hours", found["hours"])
+    if found.get("minutes"):
+        return ngettext("about %(num)d minute", "about %(num)d minutes", found["minutes"])
     return ""

@@ -1,33 +1,45 @@
-"""The console for agents and admins: an instance on its BPMN diagram, failed steps."""
+"""The console for agents and admins: a request on its BPMN diagram, and failed steps."""
 
 import json
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from admin import present
+from admin import formview, present
 from admin.portal import PAGE_SIZE, dispatcher, page_number, request_view
-from admin.web import add_error_pages, lang, me, roles_required, safe_next, vendor_available
-from engine import access, automation, queries, service, timeline, versions
+from admin.web import add_error_pages, lang, me, pick, roles_required, safe_next, vendor_available
+from engine.automation import reads as automation_reads
+from engine.automation import service as automation
+from engine.catalog import diagrams
+from engine.catalog import reads as catalog
 from engine.errors import Conflict, InvalidInput
+from engine.identity import reads as identity
+from engine.identity.roles import AGENT_ROLES, CONSOLE_ROLES
+from engine.instances import access, reads
+from engine.instances import service as instances
 
 blp = Blueprint("console", __name__, url_prefix="/console")
 add_error_pages(blp)
-HANDLER_ROLES = ("agent", "approver", "designer", "admin")
 
 
 @blp.get("/requests/<int:instance_id>")
-@roles_required(*HANDLER_ROLES)
+@roles_required(*CONSOLE_ROLES)
 def instance_page(instance_id):
     instance = access.visible_instance(me(), instance_id)
     view = request_view(instance)
-    infos, version = view["infos"], instance.process_version
+    steps = view["steps"]
     history = [
-        {"event": e, "what": present.EVENT_LABELS.get(e.kind, e.kind),
-         "step": present.step_name(infos, e.bpmn_id, e.bpmn_id or "", version) if e.bpmn_id else "",
-         "detail": (e.payload or {}).get("error") or (e.payload or {}).get("reason") or ""}
+        {
+            "event": e,
+            "what": present.EVENT_LABELS.get(e.kind, e.kind),
+            "step": present.step_name(steps, e.bpmn_id) if e.bpmn_id else "",
+            "detail": (e.payload or {}).get("error")
+            or (e.payload or {}).get("reason")
+            or (e.payload or {}).get("comment")
+            or "",
+        }
         for e in view["events"]
-    ]  # fmt: skip
+    ]
     open_steps = [
         {"task": t, "name": present.task_name(t), "who": present.holder(t, view["groups"])}
         for t in view["open_tasks"]
@@ -38,88 +50,125 @@ def instance_page(instance_id):
     return render_template(
         "console/instance.html",
         states=states,
-        jobs=timeline.jobs(instance.id),
+        jobs=reads.jobs(instance.id),
         viewer=vendor_available(),
         history=history,
-        step_name=lambda bpmn_id: present.step_name(infos, bpmn_id, bpmn_id, version),
+        step_name=lambda bpmn_id: present.step_name(steps, bpmn_id),
         open_steps=open_steps,
         job_labels=present.JOB_LABELS,
-        can_cancel=instance.status not in ("complete", "cancelled")
-        and (instance.requested_by_id == me().id or access.can_see_all(me())),
+        can_cancel=access.can_cancel(me(), instance),
         **view,
     )
 
 
 @blp.get("/requests/<int:instance_id>/diagram.bpmn")
-@roles_required(*HANDLER_ROLES)
+@roles_required(*CONSOLE_ROLES)
 def diagram(instance_id):
-    """The BPMN XML of the instance's own process version (not the newest one)."""
+    """The BPMN XML of the instance's own process version, labelled in the reader's language."""
     instance = access.visible_instance(me(), instance_id)
-    files = instance.process_version.files
-    key = instance.offering_key
-    name = next(
-        (n for n, text in files.items() if f'id="{key}"' in text),
-        f"{key}.bpmn" if f"{key}.bpmn" in files else next(iter(files)),
+    names = {key: group.name(lang()) for key, group in identity.groups().items()}
+    return Response(
+        diagrams.diagram(instance.process_version, lang(), names), mimetype="application/xml"
     )
-    return Response(files[name], mimetype="application/xml")
 
 
 @blp.get("/failed")
-@roles_required("admin")
+@roles_required(*AGENT_ROLES)
 def failed():
-    items, total = queries.page(timeline.failed_instances_query(), page_number(), PAGE_SIZE)
+    items, total = reads.page(automation_reads.failed_instances_query(), page_number(), PAGE_SIZE)
     ids = [i.id for i in items]
-    jobs = timeline.failed_jobs(ids)
-    failures = timeline.last_failures(ids)
-    names = present.offering_names(versions.latest_all())
-    rows = [
-        {"instance": i, "jobs": jobs[i.id], "failure": failures.get(i.id),
-         "offering": names.get(i.offering_key, i.offering_key)}
-        for i in items
-    ]  # fmt: skip
+    jobs = automation_reads.failed_jobs(ids)
+    failures = automation_reads.last_failures(ids)
+    names = present.offering_names()
+    rows = []
+    for instance in items:
+        steps = catalog.steps(instance.process_version)
+        rows.append(
+            {
+                "instance": instance,
+                "title": present.title(instance),
+                "jobs": [
+                    {
+                        "job": j,
+                        "name": present.step_name(steps, j.bpmn_id),
+                        "inputs": [
+                            dict(i, label=pick(i["label"], i["name"]))
+                            for i in automation_reads.step_inputs(j)
+                        ],
+                    }
+                    for j in jobs[instance.id]
+                ],
+                "failure": failures.get(instance.id),
+                "offering": names.get(instance.offering_key, instance.offering_key),
+            }
+        )
     return render_template(
         "console/failed.html",
         rows=rows,
         total=total,
         page=page_number(),
-        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
-        lang=lang(),
+        pages=reads.pages(total, PAGE_SIZE),
     )
 
 
-@blp.post("/jobs/<int:job_id>/retry")
-@roles_required("admin")
-def retry(job_id):
-    try:
-        automation.retry_incident(job_id, user=me(), dispatch=dispatcher())
-        flash(_("The step will run again."), "success")
-    except Conflict:
-        flash(_("This step is no longer failed."), "error")
+def _back():
     return redirect(safe_next(request.form.get("next")) or url_for(".failed"))
 
 
+@blp.post("/jobs/<int:job_id>/retry")
+@roles_required(*AGENT_ROLES)
+def retry(job_id):
+    try:
+        automation.retry_failed_step(job_id, user=me(), dispatch=dispatcher())
+        flash(_("The step will run again."), "success")
+    except Conflict:
+        flash(_("This step is no longer failed."), "error")
+    return _back()
+
+
+@blp.post("/jobs/<int:job_id>/correct")
+@roles_required(*AGENT_ROLES)
+def correct(job_id):
+    """Correct the data the failed step reads (fields typed by the admin) and run it again."""
+    changes = {
+        key.removeprefix("data."): value.strip()
+        for key, value in request.form.items()
+        if key.startswith("data.")
+    }
+    try:
+        automation.correct_failed_step(job_id, changes, user=me(), dispatch=dispatcher())
+        flash(_("The corrected step will run again."), "success")
+    except InvalidInput as exc:
+        problems = formview.messages(exc, lang())
+        text = "; ".join(f"{name}: {' '.join(items)}" for name, items in problems.items())
+        flash(_("The correction was not accepted: %(problems)s", problems=text), "error")
+    except Conflict:
+        flash(_("This step is no longer failed."), "error")
+    return _back()
+
+
 @blp.post("/jobs/<int:job_id>/skip")
-@roles_required("admin")
+@roles_required(*AGENT_ROLES)
 def skip(job_id):
     """Continue the request as if the step had returned the result typed by the admin."""
     try:
         result = json.loads(request.form.get("result") or "{}")
-        automation.skip_incident(job_id, result, user=me(), dispatch=dispatcher())
+        automation.skip_failed_step(job_id, result, user=me(), dispatch=dispatcher())
         flash(_("The step was skipped; the request goes on."), "success")
     except (ValueError, InvalidInput):
         flash(_("The result must be a JSON object, for example {}."), "error")
     except Conflict:
         flash(_("This step is no longer failed."), "error")
-    return redirect(safe_next(request.form.get("next")) or url_for(".failed"))
+    return _back()
 
 
 @blp.post("/requests/<int:instance_id>/cancel")
-@roles_required("agent", "admin")
+@roles_required(*AGENT_ROLES)
 def cancel(instance_id):
     reason = request.form.get("reason", "").strip()[:500]
     try:
-        service.cancel_instance(instance_id, user=me(), reason=reason)
+        instances.cancel_instance(instance_id, user=me(), reason=reason)
         flash(_("Request #%(id)d has been cancelled.", id=instance_id), "success")
     except Conflict:
         flash(_("Request #%(id)d is already finished.", id=instance_id), "error")
-    return redirect(safe_next(request.form.get("next")) or url_for(".failed"))
+    return _back()

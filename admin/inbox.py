@@ -3,19 +3,19 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
-from jinja2 import TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 
 from admin import formview, present
 from admin.portal import PAGE_SIZE, dispatcher, page_number, request_view
 from admin.web import add_error_pages, inbox_counts, lang, me
-from engine import access, attachments, queries, service, timeline, versions
+from engine.catalog import reads as catalog
+from engine.catalog import texts
+from engine.db import utcnow
 from engine.errors import Conflict, InvalidInput
-from engine.models import utcnow
+from engine.identity import reads as identity
+from engine.instances import access, reads, service
 
 blp = Blueprint("inbox", __name__)
 add_error_pages(blp)
-_INSTRUCTIONS = SandboxedEnvironment(autoescape=True)
 SCOPES = ("all", "mine", "groups")
 
 
@@ -25,34 +25,44 @@ def index():
     user = me()
     args = request.args
     scope = args.get("scope") if args.get("scope") in SCOPES else "all"
-    due = args.get("due") if args.get("due") in timeline.DUE_FILTERS else None
+    due = args.get("due") if args.get("due") in reads.DUE_FILTERS else None
     sort = "new" if args.get("sort") == "new" else "due"
     offering = args.get("offering") or None
     search = args.get("q", "").strip()[:100]
-    query = timeline.inbox_query(user, scope=scope, offering=offering, due=due,
-                                 search=search or None, sort=sort, now=utcnow())  # fmt: skip
-    tasks, total = queries.page(query, page_number(), PAGE_SIZE)
-    counts = inbox_counts(user)
-    all_versions = versions.latest_all()
-    groups = timeline.groups() if tasks else {}
+    query = reads.inbox_query(
+        user,
+        scope=scope,
+        offering=offering,
+        due=due,
+        search=search or None,
+        sort=sort,
+        now=utcnow(),
+    )
+    tasks, total = reads.page(query, page_number(), PAGE_SIZE)
+    groups = identity.groups() if tasks else {}
     rows = [
-        {"task": t, "name": present.task_name(t), "who": present.holder(t, groups),
-         "mine": t.assignee_id == user.id}
+        {
+            "task": t,
+            "name": present.task_name(t),
+            "who": present.holder(t, groups),
+            "mine": t.assignee_id == user.id,
+            "title": present.title(t.instance),
+        }
         for t in tasks
-    ]  # fmt: skip
+    ]
     return render_template(
         "inbox/index.html",
         rows=rows,
         total=total,
-        counts=counts,
+        counts=inbox_counts(user),
         scope=scope,
         due=due,
         sort=sort,
         offering=offering,
         query=search,
-        offerings=present.offering_names(all_versions),
+        offerings=present.offering_names(),
         page=page_number(),
-        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        pages=reads.pages(total, PAGE_SIZE),
     )
 
 
@@ -63,63 +73,72 @@ def task_page(task_id):
     task = access.get_task(task_id)
     access.check_can_work(user, task)
     instance = task.instance
-    form = formview.resolve(instance.process_version, task.form_key)
+    version = instance.process_version
+    step = catalog.steps(version).get(task.bpmn_id)
+    form = catalog.form_of(version, task.form_key)
     fields = formview.fields_for(form, lang()) if form else []
-    pair = formview.approval(fields)
+    decision = _decision_fields(step, fields)
+    shown = [f for f in fields if decision is None or f.key != decision[0].key]
     values, errors, tokens, status = {}, {}, {}, 200
     if request.method == "POST":
-        if task.state != "open":
+        if not task.is_open:
             flash(_("This step is already closed."), "error")
             return redirect(url_for(".task_page", task_id=task_id))
-        sent = formview.submit(form, fields, user, request.form, request.files)
-        values, errors, tokens = sent.values, sent.errors, sent.tokens
+        sent = formview.read(shown, user, request.form, request.files)
+        values, tokens = sent.values, sent.tokens
+        if decision is not None and request.form.get(decision[0].key) in ("true", "false"):
+            values[decision[0].key] = request.form[decision[0].key] == "true"
         if not sent.action:
-            if pair and request.form.get(pair[0].key) not in ("true", "false"):
-                errors[pair[0].key] = [_("Choose Approve or Reject.")]
-            if pair and values.get(pair[0].key) is False and not values.get(pair[1].key):
-                errors[pair[1].key] = [_("Say why you reject the request.")]
-            if not errors:
-                return _complete(task, sent.clean, sent.uploads.created)
-            status = 422
+            try:
+                return _complete(task, sent)
+            except InvalidInput as exc:
+                errors, status = formview.messages(exc, lang()), 422
     view = request_view(instance)
+    history = view["events"]
     return render_template(
         "inbox/task.html",
         task=task,
         task_name=present.task_name(task),
-        instructions=_instructions(task, view["data"]),
+        instructions=texts.instructions(step, version, view["data"], lang()) if step else None,
         form=form,
-        fields=[f for f in fields if not pair or f.key != pair[0].key],
-        approval=pair,
+        fields=shown,
+        approval=decision,
+        decided=reads.decision_event(task, history) if not task.is_open else None,
         values=values,
         errors=errors,
         tokens=tokens,
-        can_act=task.state == "open" and task.assignee_id in (None, user.id),
-        members=timeline.group_members(task.candidate_group) if task.state == "open" else [],
+        can_act=access.can_act(user, task),
+        members=identity.group_members(task.candidate_group) if task.is_open else [],
         holder=present.holder(task, view["groups"]),
         **view,
     ), status
 
 
-def _complete(task, data: dict, uploaded: list[int]):
+def _decision_fields(step, fields):
+    """(decision field, comment field) of a step that decides, for the Approve/Reject buttons."""
+    if step is None or not step.spec.decision_field:
+        return None
+    flag = next((f for f in fields if f.key == step.spec.decision_field), None)
+    comment = next((f for f in fields if f.key == step.spec.comment_field), None)
+    return (flag, comment) if flag is not None else None
+
+
+def _complete(task, sent):
     user = me()
-    if uploaded:
-        attachments.link(uploaded, task.instance_id, user=user)  # committed by complete_task
-    service.complete_task(task.instance_id, task.task_id, data, user=user, dispatch=dispatcher())
-    following = timeline.next_task_for(user, task.instance_id)
+    service.complete_task(
+        task.instance_id,
+        task.task_id,
+        sent.values,
+        user=user,
+        dispatch=dispatcher(),
+        problems=sent.problems,
+    )
+    following = reads.next_task_for(user, task.instance_id)
     if following is not None:
         flash(_("Step completed. The next step of this request is yours as well."), "success")
         return redirect(url_for(".task_page", task_id=following.task_id))
     flash(_("Step completed."), "success")
     return redirect(url_for(".index"))
-
-
-def _instructions(task, data: dict) -> str:
-    if not task.instructions:
-        return ""
-    try:
-        return _INSTRUCTIONS.from_string(task.instructions).render(**data)
-    except TemplateError:  # a designer's template error must not hide the task
-        return task.instructions
 
 
 @blp.post("/inbox/tasks/<task_id>/claim")

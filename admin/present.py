@@ -1,4 +1,8 @@
-"""How requests read to people: step names in their language, who holds what, the timeline."""
+"""How requests read to people: names in their language, who holds what, the timeline.
+
+Presentation only: the outcome, decisions and step names come from the domain (engine/); this
+module puts them into words and badges.
+"""
 
 from dataclasses import dataclass, field
 
@@ -7,9 +11,18 @@ from flask_babel import lazy_gettext as _l
 
 from admin import formview
 from admin.web import lang, pick
-from engine import timeline
+from engine.catalog import reads as catalog
+from engine.instances.models import (
+    FAILURE_EVENTS,
+    RESOLUTION_EVENTS,
+    Decision,
+    EventKind,
+    InstanceStatus,
+    Outcome,
+)
+from engine.instances.reads import OutcomeView
 
-STATUS = {  # instance status -> (label, badge colour)
+STATUS = {  # status key -> (label, badge colour)
     "running": (_l("In progress"), "blue"),
     "user_input_required": (_l("In progress"), "blue"),
     "waiting": (_l("Waiting"), "blue"),
@@ -19,23 +32,23 @@ STATUS = {  # instance status -> (label, badge colour)
     "error": (_l("Needs attention"), "amber"),
 }
 EVENT_LABELS = {
-    "started": _l("Request submitted"),
-    "task_completed": _l("Step completed"),
-    "task_claimed": _l("Step taken"),
-    "task_unclaimed": _l("Step given back"),
-    "task_reassigned": _l("Step reassigned"),
-    "job_done": _l("Automated step done"),
-    "job_retry": _l("Automated step will retry"),
-    "job_failed": _l("Automated step failed"),
-    "incident": _l("Automated step failed"),
-    "incident_retried": _l("Failed step retried"),
-    "incident_skipped": _l("Failed step skipped"),
-    "timer_fired": _l("Timer fired"),
-    "failed": _l("Request stopped by an error"),
-    "cancelled": _l("Request cancelled"),
-    "completed": _l("Request finished"),
-    "commented": _l("Comment added"),
-    "advanced": _l("Moved on"),
+    EventKind.STARTED: _l("Request submitted"),
+    EventKind.TASK_COMPLETED: _l("Step completed"),
+    EventKind.TASK_CLAIMED: _l("Step taken"),
+    EventKind.TASK_UNCLAIMED: _l("Step given back"),
+    EventKind.TASK_REASSIGNED: _l("Step reassigned"),
+    EventKind.JOB_DONE: _l("Automated step done"),
+    EventKind.JOB_RETRY: _l("Automated step will retry"),
+    EventKind.JOB_ERROR_CAUGHT: _l("Automated step reported an error"),
+    EventKind.STEP_FAILED: _l("Automated step failed"),
+    EventKind.STEP_RETRIED: _l("Failed step retried"),
+    EventKind.STEP_CORRECTED: _l("Failed step corrected and retried"),
+    EventKind.STEP_SKIPPED: _l("Failed step skipped"),
+    EventKind.TIMER_FIRED: _l("Timer fired"),
+    EventKind.FAILED: _l("Request stopped by an error"),
+    EventKind.CANCELLED: _l("Request cancelled"),
+    EventKind.COMPLETED: _l("Request finished"),
+    EventKind.COMMENTED: _l("Comment added"),
 }
 JOB_LABELS = {
     "queued": _l("Queued"),
@@ -46,71 +59,77 @@ JOB_LABELS = {
     "skipped": _l("Skipped"),
     "cancelled": _l("Cancelled"),
 }
-REJECTION_WORDS = ("reject", "declin", "denied", "refus")
-
-
-def status_key(instance) -> str:
-    """The instance status, with finished-by-rejection told apart from done."""
-    if instance.status == "complete" and any(
-        word in (instance.outcome or "").lower() for word in REJECTION_WORDS
-    ):
-        return "rejected"
-    return instance.status
+_OUTCOME_KEYS = {  # the domain's outcome -> the banner it gets
+    Outcome.DONE: "complete",
+    Outcome.APPROVED: "complete",
+    Outcome.REJECTED: "rejected",
+    Outcome.CANCELLED: "cancelled",
+    Outcome.FAILED: "error",
+}
 
 
 def status(instance) -> dict:
-    key = status_key(instance)
+    """The badge of a request: its status, with a rejection told apart from done."""
+    key = instance.status
+    if key == InstanceStatus.COMPLETE and instance.outcome == Outcome.REJECTED:
+        key = "rejected"
     label, colour = STATUS.get(key, (key, "grey"))
     return {"key": key, "label": str(label), "colour": colour}
 
 
-def offering_names(versions_list) -> dict[str, str]:
-    return {v.process_key: pick({"en": v.meta.get("name_en"), "zh": v.meta.get("name_zh")},
-                                v.process_key) for v in versions_list}  # fmt: skip
+def title(instance) -> str:
+    return instance.title_in(lang())
 
 
-def step_name(infos: dict, bpmn_id: str | None, fallback: str = "", version=None) -> str:
-    """A step's name in the reader's language: name_zh property, its form's title, BPMN name."""
-    info = infos.get(bpmn_id or "")
-    if info is None:
-        return fallback or (bpmn_id or "")
-    if lang() == "zh" and info.name_zh:
-        return info.name_zh
-    if info.form_key and version is not None:
-        form = formview.resolve(version, info.form_key)
-        if form is not None and form.title:
-            return pick(form.title, info.name)
-    return info.name
+def offering_names(versions=None) -> dict[str, str]:
+    return {key: names[lang()] for key, names in catalog.offering_names(versions).items()}
+
+
+def step_name(steps: dict, bpmn_id: str | None, fallback: str = "") -> str:
+    """A step's name in the reader's language (its name_zh, its form's title, its BPMN name)."""
+    step = steps.get(bpmn_id or "")
+    return step.name(lang()) if step is not None else (fallback or bpmn_id or "")
 
 
 def task_name(task) -> str:
-    """An open or done step's name in the reader's language (its form's title, else BPMN)."""
-    form = formview.resolve(task.instance.process_version, task.form_key)
-    return pick(form.title, task.name) if form is not None and form.title else task.name
+    """An open or done step's name in the reader's language."""
+    return step_name(catalog.steps(task.instance.process_version), task.bpmn_id, task.name)
 
 
-def group_name(groups: dict, key: str | None, lane: str | None = None) -> str:
-    group = groups.get(key or "")
+def group_name(groups: dict, key: str | None, lane: str | None = None, version=None) -> str:
+    """A group's name in the reader's language; else its lane's (`name_zh`), else the key."""
+    group = groups.get(key or "") or groups.get((lane or "").lower().replace(" ", "_"))
     if group is not None:
-        return group.name_zh if lang() == "zh" else group.name_en
-    slug = (lane or "").lower().replace(" ", "_")
-    group = groups.get(slug)
-    if group is not None:
-        return group.name_zh if lang() == "zh" else group.name_en
+        return group.name(lang())
+    lanes = version.meta.get("lanes", {}) if version is not None else {}
+    if lane and lane in lanes:
+        return pick(lanes[lane], lane)
     return lane or (key or "").replace("_", " ").title()
 
 
 def holder(task, groups: dict) -> str:
     if task.assignee is not None:
         return task.assignee.display_name
-    return group_name(groups, task.candidate_group, task.lane)
+    return group_name(groups, task.candidate_group, task.lane, task.instance.process_version)
+
+
+def outcome(view: OutcomeView | None) -> dict | None:
+    """The outcome banner: complete, rejected (reason, by whom), cancelled, error."""
+    if view is None:
+        return None
+    return {
+        "key": _OUTCOME_KEYS[view.key],
+        "reason": view.reason,
+        "by": view.by.display_name if view.by else "",
+        "at": view.at,
+    }
 
 
 @dataclass
 class Entry:
     """One line of the timeline."""
 
-    state: str  # done, auto, current, next, error, cancelled, end
+    state: str  # done, auto, current, next, error, resolved, cancelled, end
     title: str
     who: str = ""
     at: object = None
@@ -120,107 +139,80 @@ class Entry:
     extra: dict = field(default_factory=dict)
 
 
-def approval_result(version, task, data: dict) -> tuple[bool, str] | None:
-    """(approved?, comment) when the step's form is an approval form and data holds the answer."""
-    form = formview.resolve(version, task.form_key)
-    if form is None:
-        return None
-    pair = formview.approval(formview.fields_for(form, lang()))
-    if pair is None or not isinstance(data.get(pair[0].key), bool):
-        return None
-    return data[pair[0].key], str(data.get(pair[1].key) or "")
-
-
-def outcome(instance, data: dict, done_tasks: list, events: list) -> dict | None:
-    """The final outcome stated plainly: done, rejected (reason, by whom), cancelled, failed."""
-    key = status_key(instance)
-    if instance.status == "complete":
-        for task in reversed(done_tasks):
-            result = approval_result(instance.process_version, task, data)
-            if result is not None and result[0] is False:
-                by = task.completed_by.display_name if task.completed_by else ""
-                return {"key": "rejected", "reason": result[1], "by": by,
-                        "at": instance.completed_at}  # fmt: skip
-        return {"key": key, "reason": "", "by": "", "at": instance.completed_at}
-    if instance.status == "cancelled":
-        event = next((e for e in reversed(events) if e.kind == "cancelled"), None)
-        return {
-            "key": "cancelled",
-            "reason": (event.payload or {}).get("reason", "") if event else "",
-            "by": event.actor.display_name if event and event.actor else "",
-            "at": instance.completed_at,
-        }
-    if instance.status == "error":
-        return {"key": "error", "reason": "", "by": "", "at": instance.updated_at}
-    return None
-
-
-def build_timeline(instance, *, events, done_tasks, open_tasks, snap, infos, groups) -> list:
+def build_timeline(instance, *, events, open_tasks, snap, groups) -> list:
     """Steps done (who, when), the step it is in now and who holds it, then what comes next."""
     version = instance.process_version
-    by_bpmn = {}
-    for task in done_tasks:
-        by_bpmn.setdefault(task.bpmn_id, []).append(task)
+    steps = catalog.steps(version)
     entries: list[Entry] = []
+    failures: dict[str | None, Entry] = {}
     for event in events:
         who = event.actor.display_name if event.actor else ""
-        if event.kind == "started":
+        payload = event.payload or {}
+        if event.kind == EventKind.STARTED:
             entries.append(Entry("done", _("Request submitted"), who, event.created_at))
-        elif event.kind == "task_completed":
-            name = step_name(infos, event.bpmn_id, (event.payload or {}).get("name", ""), version)
-            entry = Entry("done", name, who, event.created_at)
-            task = _pop_task(by_bpmn, event.bpmn_id)
-            result = approval_result(version, task, snap.data) if task else None
-            if result is not None:
-                entry.tone = "approved" if result[0] else "rejected"
-                entry.note = result[1]
+        elif event.kind == EventKind.TASK_COMPLETED:
+            entry = Entry(
+                "done",
+                step_name(steps, event.bpmn_id, payload.get("name", "")),
+                who,
+                event.created_at,
+            )
+            if payload.get("decision") in (Decision.APPROVED, Decision.REJECTED):
+                entry.tone, entry.note = payload["decision"], payload.get("comment") or ""
             entries.append(entry)
-        elif event.kind in ("job_done", "timer_fired"):
-            name = step_name(infos, event.bpmn_id, event.bpmn_id or "", version)
+        elif event.kind in (EventKind.JOB_DONE, EventKind.TIMER_FIRED):
+            name = step_name(steps, event.bpmn_id, event.bpmn_id or "")
             entries.append(Entry("auto", name, _("Automatic"), event.created_at))
-        elif event.kind in timeline.FAILURE_EVENTS:
-            name = step_name(infos, event.bpmn_id, "", version) if event.bpmn_id else ""
-            entries.append(Entry("error", name or _("A step failed"), "", event.created_at,
-                                 note=_("The service team has been told.")))  # fmt: skip
+        elif event.kind in FAILURE_EVENTS:
+            name = step_name(steps, event.bpmn_id) if event.bpmn_id else ""
+            entry = Entry(
+                "error",
+                name or _("A step failed"),
+                "",
+                event.created_at,
+                note=_("The service team has been told."),
+            )
+            failures[event.bpmn_id] = entry
+            entries.append(entry)
+        elif event.kind in RESOLUTION_EVENTS and event.bpmn_id in failures:
+            failed = failures.pop(event.bpmn_id)
+            failed.state = "resolved"
+            failed.note = str(EVENT_LABELS[event.kind])
     for task in open_tasks:
         entries.append(
             Entry(
                 "current",
-                step_name(infos, task.bpmn_id, task.name, version),
+                step_name(steps, task.bpmn_id, task.name),
                 holder(task, groups),
                 task.created_at,
                 due=task.due_at,
                 extra={"assigned": task.assignee is not None},
-            )  # fmt: skip
+            )
         )
-    if instance.status == "running" and not open_tasks:
+    if instance.status == InstanceStatus.RUNNING and not open_tasks:
         entries.append(Entry("current", _("Being processed automatically"), "", None))
     # What comes next, as people read it: the human steps on the main path, in process order
     # (a subprocess that comes next brings its steps). Automated steps and those behind a
     # reminder or escalation show up once they have happened.
     current_ids = {t.bpmn_id for t in open_tasks}
     upcoming = {step["bpmn_id"] for step in snap.upcoming}
-    for step in timeline.outline(version):
-        info = step["info"]
-        if step["conditional"] or info.bpmn_id in current_ids:
+    for step in catalog.human_steps(version):
+        spec = step.spec
+        if spec.conditional or spec.bpmn_id in current_ids:
             continue
-        if info.bpmn_id in upcoming or step["parent"] in upcoming:
-            name = step_name(infos, info.bpmn_id, info.name, version)
-            entries.append(Entry("next", name, group_name(groups, None, info.lane)))
+        if spec.bpmn_id in upcoming or spec.parent in upcoming:
+            entries.append(
+                Entry("next", step.name(lang()), group_name(groups, None, spec.lane, version))
+            )
     return entries
 
 
-def _pop_task(by_bpmn: dict, bpmn_id):
-    tasks = by_bpmn.get(bpmn_id)
-    return tasks.pop(0) if tasks else None
-
-
-def data_sections(instance, data: dict, done_tasks: list, start_form_key: str | None) -> list:
+def data_sections(instance, data: dict, done_tasks: list) -> list:
     """The request's data grouped by the form that collected it: start form, then each step."""
     version = instance.process_version
     sections, shown = [], set()
-    for form_key in [start_form_key, *(t.form_key for t in done_tasks)]:
-        form = formview.resolve(version, form_key)
+    for form_key in [version.meta.get("start_form"), *(t.form_key for t in done_tasks)]:
+        form = catalog.form_of(version, form_key)
         if form is None or form_key in shown:
             continue
         shown.add(form_key)
@@ -228,12 +220,3 @@ def data_sections(instance, data: dict, done_tasks: list, start_form_key: str | 
         if fields:
             sections.append({"title": pick(form.title, form_key), "fields": fields})
     return sections
-
-
-def rejection_hint(fields) -> str:
-    pair = formview.approval(fields)
-    return pair[1].key if pair else ""
-
-
-def files_in(data: dict) -> set[int]:
-    return timeline.referenced_attachment_ids(data)

@@ -1,6 +1,5 @@
 """Web plumbing: login, CSRF, languages, security headers, error pages, assets; sign-in pages."""
 
-import functools
 import hashlib
 import hmac
 import logging
@@ -35,15 +34,17 @@ from flask_login import (
 )
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import BytecodeCache
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from admin import formview
-from engine import service, timeline
-from engine.errors import Conflict, Forbidden, InvalidInput, NotFound, PlatformError
-from engine.models import User, db, utcnow
+from engine.db import utcnow
+from engine.errors import Forbidden, PlatformError, status_of
+from engine.identity import reads as identity
+from engine.identity import roles
+from engine.identity import service as identity_service
+from engine.identity.models import User
+from engine.instances import reads as requests
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -60,16 +61,6 @@ VENDOR_FILES = {  # the only files served out of node_modules
     "diagram-js.css": "bpmn-js/dist/assets/diagram-js.css",
     "bpmn-js.css": "bpmn-js/dist/assets/bpmn-js.css",
 }
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash to check unknown users' passwords against (same time as a real check).
-
-    Made on first use, not at import: scrypt takes 32 MiB for a moment, which every process
-    importing the app (RQ workers, CLI) would otherwise carry as its peak memory.
-    """
-    return generate_password_hash("not a password")
 
 
 blp = Blueprint(
@@ -126,7 +117,7 @@ def _load_account(value: str):
     user_id, _sep, stamp = value.partition(":")
     if not user_id.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
+    user = identity.user(int(user_id))
     if user is None or not user.is_active or not hmac.compare_digest(stamp, _stamp(user)):
         return None
     return Account(user)
@@ -174,8 +165,6 @@ def pick(texts, fallback: str = "") -> str:
 
 
 def init_app(app) -> None:
-    if not app.config["ATTACHMENTS_DIR"]:
-        app.config["ATTACHMENTS_DIR"] = str(Path(app.instance_path) / "attachments")
     relaxed = bool(app.config.get("DEMO") or app.config.get("TESTING") or app.debug)
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
@@ -210,6 +199,7 @@ def init_app(app) -> None:
         filesize=_filesize,
         ago=_ago,
         pick=pick,
+        ltitle=lambda instance: instance.title_in(lang()),
         local_datetime=formview.local_datetime,
     )
     app.jinja_env.globals.update(summary=formview.summary)
@@ -274,7 +264,7 @@ def _inbox_count(user: User) -> int:
 def inbox_counts(user: User) -> dict[str, int]:
     """The inbox counts, counted once per request (the menu and the inbox page both show them)."""
     if "inbox_counts" not in g:
-        g.inbox_counts = timeline.inbox_counts(user)
+        g.inbox_counts = requests.inbox_counts(user)
     return g.inbox_counts
 
 
@@ -283,9 +273,9 @@ def _nav(user: User) -> list[tuple[str, str, str]]:
         ("portal.catalog", _("Services"), "portal"),
         ("portal.my_requests", _("My requests"), "requests"),
     ]
-    if user.groups or user.has_role("agent", "approver", "admin"):
+    if roles.has_inbox(user):
         items.append(("inbox.index", _("Inbox"), "inbox"))
-    if user.has_role("admin"):
+    if roles.handles_failed_steps(user):
         items.append(("console.failed", _("Failed steps"), "console"))
     return items
 
@@ -343,6 +333,7 @@ ERROR_TEXT = {
     413: (_l("Too large"), _l("The upload is too large.")),
     422: (_l("Cannot do that"), _l("The input was not accepted.")),
     500: (_l("Something went wrong"), _l("The error has been logged. Please try again later.")),
+    503: (_l("Something went wrong"), _l("The error has been logged. Please try again later.")),
 }
 
 
@@ -354,16 +345,10 @@ def error_page(status: int, detail: str | None = None):
 
 
 def _platform_error(exc: PlatformError):
-    if isinstance(exc, NotFound):
-        return error_page(404)
-    if isinstance(exc, Forbidden):
-        return error_page(403)
-    if isinstance(exc, Conflict):
-        return error_page(409)
-    if isinstance(exc, InvalidInput):
-        return error_page(422)
-    log.error("platform error on %s: %s", request.path, exc.detail)
-    return error_page(500)
+    status = status_of(exc)
+    if status >= 500:
+        log.error("platform error on %s: %s", request.path, exc.detail)
+    return error_page(status)
 
 
 def _http_error(exc: HTTPException):
@@ -418,11 +403,8 @@ def login():
     error = None
     username = request.form.get("username", "").strip()
     if request.method == "POST":
-        user = db.session.scalar(select(User).filter_by(username=username)) if username else None
-        password = request.form.get("password", "")
-        valid = check_password_hash(user.password_hash if user and user.password_hash
-                                    else _dummy_hash(), password)  # fmt: skip
-        if user is not None and user.password_hash and valid and user.is_active:
+        user = identity.user_for_password(username, request.form.get("password", ""))
+        if user is not None:
             session.clear()
             session.permanent = True
             login_user(Account(user))
@@ -449,7 +431,7 @@ def language():
         abort(400)
     session["lang"] = choice
     if current_user.is_authenticated and current_user.user.locale != choice:
-        service.set_locale(current_user.user.id, choice)
+        identity_service.set_locale(current_user.user.id, choice)
     return redirect(safe_next(request.form.get("next")) or url_for("web.home"))
 
 

@@ -1,1 +1,5 @@
-"""The JSON API: create_app(), blueprints under /api/v1, problem+json errors."""
+"""The HTTP side of FlowDesk.
+
+`app.py`, `config.py` and `cli.py` are the composition root: the app factory that wires every
+domain, the settings, and the `flask flowdesk ...` commands. `v1/` is the JSON API.
+"""

@@ -1,31 +1,22 @@
-"""create_app(): configuration, extensions, blueprints, error handlers, CLI."""
+"""The composition root: create_app() wires settings, database, domains, both front ends, CLI."""
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import Flask
 from flask_migrate import Migrate
-from flask_smorest import Api
 
 import admin
-from api import (
-    auth,
-    cli,
-    errors,
-    health,
-    incidents,
-    instances,
-    metrics,
-    offerings,
-    processes,
-    tasks,
-)
+from api import cli
+from api import v1 as json_api
 from api.config import DEFAULTS, ROOT
-from engine.models import configure_sqlite, db
-from engine.specs import ProcessLibrary
-from forms.registry import FormRegistry
+from engine import clock
+from engine.catalog import service as catalog
+from engine.catalog.bundles import ProcessLibrary
+from engine.db import configure_sqlite, db
 from workers.dispatch import make_dispatcher
+from workers.operations import OPERATION_NAMES
 
 log = logging.getLogger(__name__)
 migrate = Migrate()
@@ -33,11 +24,11 @@ migrate = Migrate()
 
 @dataclass
 class FlowDesk:
-    """Per-process state: the parsed bundled processes, the form registry, the dispatcher."""
+    """Per-process state: the bundled library, the dispatcher, the operations there are."""
 
     library: ProcessLibrary
-    forms: FormRegistry
     dispatch: object
+    operations: frozenset = field(default=OPERATION_NAMES)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -47,45 +38,44 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_prefixed_env("FLOWDESK")
     app.config.from_mapping(config or {})
     _check_secret(app)
+    clock.set_zone(app.config["BUSINESS_TIMEZONE"])
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         Path(app.config["DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
+    if not app.config["ATTACHMENTS_DIR"]:
+        app.config["ATTACHMENTS_DIR"] = str(Path(app.instance_path) / "attachments")
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
     app.extensions["flowdesk"] = FlowDesk(
-        library=ProcessLibrary.load(Path(app.config["PROCESSES_DIR"])),
-        forms=FormRegistry.load(),
-        dispatch=None,
+        library=ProcessLibrary.load(Path(app.config["PROCESSES_DIR"])), dispatch=None
     )
     app.extensions["flowdesk"].dispatch = make_dispatcher(app)
-    api = Api(
-        app,
-        spec_kwargs={"components": {"securitySchemes": _SECURITY}, "security": [{"bearer": []}]},
-    )
-    for blueprint in (
-        health.blp,
-        offerings.blp,
-        instances.blp,
-        tasks.blp,
-        processes.blp,
-        incidents.blp,
-        metrics.blp,
-    ):
-        api.register_blueprint(blueprint)
-    app.before_request(auth.authenticate)
+    json_api.register(app)
     admin.register(app)
     app.after_request(_security_headers)
-    errors.register(app)
     cli.register(app)
     return app
 
 
-_SECURITY = {"bearer": {"type": "http", "scheme": "bearer"}}
+def _security_headers(response):
+    """Headers for every answer, API and web (the web adds its CSP in admin/web.py)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def sync_bundled(app: Flask) -> list:
+    """Deploy the bundled offerings whose content changed (at start of every process)."""
+    flowdesk = app.extensions["flowdesk"]
+    with app.app_context():
+        return catalog.sync_library(flowdesk.library, operations=flowdesk.operations)
 
 
 def _check_secret(app: Flask) -> None:
@@ -95,11 +85,3 @@ def _check_secret(app: Flask) -> None:
         app.config["SECRET_KEY"] = "flowdesk-demo-only-not-secret"
         return
     raise RuntimeError("FLOWDESK_SECRET_KEY is not set (FLOWDESK_DEMO=1 allows a demo key)")
-
-
-def _security_headers(response):
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response

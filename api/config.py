@@ -12,7 +12,7 @@ DEFAULTS = {
     "QUEUE_NAME": "flowdesk",
     "PROCESSES_DIR": str(ROOT / "processes"),
     "TIMER_POLL_SECONDS": 1.0,
-    "JOB_MAX_ATTEMPTS": 4,  # attempts before an incident, unless the BPMN `retry` says otherwise
+    "JOB_MAX_ATTEMPTS": 4,  # attempts before a step fails, unless the BPMN `retry` says otherwise
     "RETRY_BASE_SECONDS": 10.0,  # first retry after ~10 s, then x backoff base (default 2), ±20 %
     "RETRY_MAX_SECONDS": 3600.0,
     "JOB_LEASE_SECONDS": 300.0,  # a running job whose worker went silent this long runs again
@@ -44,6 +44,7 @@ DEFAULTS = {
         "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     ],
     "WEB_TIMEZONE": "Asia/Shanghai",  # how the web pages show times
+    "BUSINESS_TIMEZONE": "Asia/Shanghai",  # which day "today" is for forms ("not before today")
     "SESSION_HOURS": 12,
     "DEMO": False,  # seeds demo users with well-known tokens; never in production
     "API_TITLE": "FlowDesk API",

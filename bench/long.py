@@ -27,7 +27,7 @@ from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
 from bench import bare, stack
-from engine.loops import lift_depth_limit
+from engine.bpmn.loops import lift_depth_limit
 
 MODEL = Path(__file__).with_name("long_checklist.bpmn")
 KEY = "long_checklist"

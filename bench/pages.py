@@ -25,17 +25,11 @@ if str(ROOT) not in sys.path:  # `python bench/pages.py` puts bench/, not the re
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from api.app import create_app  # noqa: E402
-from engine import service, versions  # noqa: E402
-from engine.models import (  # noqa: E402
-    HumanTask,
-    InstanceEvent,
-    Job,
-    ProcessInstance,
-    User,
-    db,
-    utcnow,
-)
+from api.app import create_app, sync_bundled  # noqa: E402
+from engine.db import db, utcnow  # noqa: E402
+from engine.identity.models import User  # noqa: E402
+from engine.instances import service  # noqa: E402
+from engine.instances.models import HumanTask, InstanceEvent, Job, ProcessInstance  # noqa: E402
 from workers import jobs  # noqa: E402
 
 TARGET_MS = 200.0
@@ -71,7 +65,7 @@ def make_app(folder: Path):
     )
     with app.app_context():
         db.create_all()
-        versions.sync_library(app.extensions["flowdesk"].library)
+        sync_bundled(app)
         result = app.test_cli_runner().invoke(args=["flowdesk", "seed-demo"])
         assert result.exit_code == 0, result.output
         db.session.remove()

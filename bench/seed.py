@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import DateTime, MetaData, create_engine, func, insert, select, text
 
-from engine.serializer import COMPRESSED, document
+from engine.bpmn.serializer import COMPRESSED, document
 
 TABLES = ("process_instance", "human_task", "job", "instance_event")
 LINK = {"process_instance": "id", "human_task": "instance_id", "job": "instance_id"}

@@ -1,4 +1,8 @@
-"""The platform's exception hierarchy: every error raised on purpose is a PlatformError."""
+"""The platform's exception hierarchy: every error raised on purpose is a PlatformError.
+
+`status_of` is the one table from an error to the HTTP status both front ends answer with (the
+JSON API as problem+json, the web as an error page); the errors themselves know nothing of HTTP.
+"""
 
 
 class PlatformError(Exception):
@@ -33,7 +37,7 @@ class InvalidInput(PlatformError):
 
 class InvalidProcess(PlatformError):
     code = (
-        "invalid_process"  # BPMN parse/validation: extra["problems"] = [{file, line, id, message}]
+        "invalid_process"  # BPMN or form problems: extra["problems"] = [{file, line, id, message}]
     )
 
 
@@ -50,3 +54,20 @@ class BusinessError(ProcessFailed):
 
 class Unavailable(PlatformError):
     code = "unavailable"  # transient; workers retry
+
+
+STATUS = {  # the most specific class first
+    NotFound: 404,
+    Forbidden: 403,
+    Unauthorized: 401,
+    Conflict: 409,
+    InvalidInput: 422,
+    InvalidProcess: 422,
+    ProcessFailed: 500,
+    Unavailable: 503,
+}
+
+
+def status_of(exc: PlatformError) -> int:
+    """The HTTP status for an error the platform raised on purpose."""
+    return next((status for cls, status in STATUS.items() if isinstance(exc, cls)), 500)

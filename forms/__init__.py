@@ -1,1 +1,2 @@
-"""Form registry: JSON-Schema form definitions as data, server-side validation, rendering."""
+"""Forms: JSON Schema definitions with UI hints, validation with coded field messages in Chinese
+and English, Camunda `formData` mapping, and the field tree both front ends render."""

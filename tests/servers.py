@@ -65,8 +65,10 @@ class Postgres:
             connection.execute(statement)
 
     def stop(self) -> None:
-        _as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate",
-                      "stop"], check=False)  # fmt: skip
+        _as_postgres(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"],
+            check=False,
+        )
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
@@ -93,13 +95,38 @@ def start_postgres(parent: str | None = None) -> Postgres:
     data_dir = Path(tempfile.mkdtemp(prefix="flowdesk-pg-", dir=parent))
     if os.geteuid() == 0:
         shutil.chown(data_dir, "postgres")
-    _as_postgres([str(bin_dir / "initdb"), "-D", str(data_dir), "-A", "trust", "-U", "postgres",
-                  "-E", "UTF8", "--no-sync"], check=True)  # fmt: skip
+    _as_postgres(
+        [
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data_dir),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        check=True,
+    )
     port = free_port()
     options = f"-p {port} -k {data_dir} -c fsync=off -c synchronous_commit=off "
     options += "-c full_page_writes=off -c max_connections=200 -c listen_addresses=127.0.0.1"
-    _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-o", options, "-l",
-                  str(data_dir / "server.log"), "-w", "start"], check=True)  # fmt: skip
+    _as_postgres(
+        [
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-o",
+            options,
+            "-l",
+            str(data_dir / "server.log"),
+            "-w",
+            "start",
+        ],
+        check=True,
+    )
     server = Postgres(data_dir=data_dir, port=port, bin_dir=bin_dir)
     deadline = time.monotonic() + 20
     while True:

@@ -33,7 +33,7 @@ from redis import Redis
 from rq import Worker
 
 from api.app import create_app
-from engine.models import db
+from engine.db import db
 from tests.conftest import ROOT
 from tests.servers import RedisServer, free_port, session_postgres, session_resource
 

@@ -16,8 +16,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 
-from api.app import create_app
-from engine import versions
+from api.app import create_app, sync_bundled
 from workers import jobs
 from workers.dispatch import poll, poller_id
 
@@ -80,8 +79,7 @@ def main() -> None:
             "FLOWDESK_REDIS_URL is not set (without Redis, `make run` runs jobs in-process)"
         )
     jobs.set_worker_app(app)
-    with app.app_context():
-        versions.sync_library(app.extensions["flowdesk"].library)
+    sync_bundled(app)
     dispatch = app.extensions["flowdesk"].dispatch
     interval = float(app.config["TIMER_POLL_SECONDS"])
     if not args.no_poller:

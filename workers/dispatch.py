@@ -12,12 +12,11 @@ import socket
 import threading
 import time
 
-from engine import automation, service
+from engine.automation import service as automation
+from engine.instances import service as instances
 from workers import jobs
-from workers.operations import OPERATIONS
 
 log = logging.getLogger(__name__)
-OPERATION_NAMES = frozenset(OPERATIONS)
 
 
 class RecordingDispatcher:
@@ -51,9 +50,13 @@ class RQDispatcher:
         for job_id in job_ids:
             try:
                 self.queue.enqueue(
-                    "workers.jobs.run_job", job_id, job_id=f"flowdesk-job-{job_id}",
-                    result_ttl=600, failure_ttl=7 * 86400, job_timeout=600,
-                )  # fmt: skip
+                    "workers.jobs.run_job",
+                    job_id,
+                    job_id=f"flowdesk-job-{job_id}",
+                    result_ttl=600,
+                    failure_ttl=7 * 86400,
+                    job_timeout=600,
+                )
             except RedisError as exc:  # the row stays queued; the poller re-sends it
                 log.warning("job %s not enqueued (%s); the poller will re-send it", job_id, exc)
 
@@ -169,7 +172,7 @@ def poll(app, dispatch, *, holder: str) -> bool:
         lease = float(app.config["POLLER_LEASE_SECONDS"])
         if not automation.hold_lease("poller", holder, ttl_seconds=lease):
             return False
-        for instance_id in service.due_timer_instances():
+        for instance_id in instances.due_timer_instances():
             jobs.wake(instance_id, dispatch=dispatch)
         due, maybe_lost = automation.release_due_work(
             stale_seconds=float(app.config["JOB_STALE_SECONDS"])

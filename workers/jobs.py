@@ -10,22 +10,15 @@ from contextlib import contextmanager
 
 from flask import current_app
 
-from engine import automation, runtime, service
+from engine.automation import service as automation
+from engine.automation.service import RetryPolicy
+from engine.bpmn import runtime
+from engine.db import db
 from engine.errors import BusinessError, Conflict, ProcessFailed, Unavailable
-from engine.models import db
-from workers.operations import OPERATIONS, OperationContext
+from engine.instances import service as instances
+from workers.operations import OPERATIONS, SETTINGS, OperationContext
 
 log = logging.getLogger(__name__)
-OPERATION_SETTINGS = (
-    "HTTP_TIMEOUT",
-    "SMTP_HOST",
-    "SMTP_PORT",
-    "SMTP_USER",
-    "SMTP_PASSWORD",
-    "SMTP_STARTTLS",
-    "MAIL_FROM",
-    "IM_WEBHOOKS",
-)
 CONFLICT_RETRIES = 5
 _APP = None  # set by `python -m workers` before the work loop
 
@@ -54,7 +47,7 @@ def execute_job(job_id: int, *, config, dispatch, operations=OPERATIONS) -> str:
         job_id=job.id,
         instance_id=job.instance_id,
         attempt=job.attempts,
-        config={k: config.get(k) for k in OPERATION_SETTINGS},
+        config={k: config.get(k) for k in SETTINGS},
     )
     operation, params = operations.get(job.operation), dict(job.params)
     try:
@@ -66,7 +59,9 @@ def execute_job(job_id: int, *, config, dispatch, operations=OPERATIONS) -> str:
         db.session.rollback()  # drop whatever the operation left half done in the session
         error = exc  # the name `exc` is unbound when the except block ends
         return _with_conflict_retry(
-            lambda: automation.throw_job_error(job_id, error, dispatch=dispatch)
+            lambda: automation.throw_job_error(
+                job_id, error, dispatch=dispatch, policy=retry_policy(config)
+            )
         )
     except ProcessFailed as exc:
         return _failed(job, attempt, config, exc.detail, None, transient=False)
@@ -101,21 +96,24 @@ def _lease_kept(job_id: int, attempt: int, lease_seconds: float):
         keeper.join(timeout=10)
 
 
-def _failed(job, attempt, config, error: str, trace: str | None, *, transient: bool) -> str:
-    db.session.rollback()  # drop whatever the operation left half done in the session
-    delay = automation.retry_delay(
-        job,
+def retry_policy(config) -> RetryPolicy:
+    """The retry settings (FLOWDESK_JOB_MAX_ATTEMPTS, _RETRY_BASE_SECONDS, _RETRY_MAX_SECONDS)."""
+    return RetryPolicy(
+        max_attempts=int(config["JOB_MAX_ATTEMPTS"]),
         base_seconds=float(config["RETRY_BASE_SECONDS"]),
         max_seconds=float(config["RETRY_MAX_SECONDS"]),
     )
+
+
+def _failed(job, attempt, config, error: str, trace: str | None, *, transient: bool) -> str:
+    db.session.rollback()  # drop whatever the operation left half done in the session
     return _with_conflict_retry(
         lambda: automation.job_failed(
             job.id,
             error,
             traceback=trace,
             transient=transient,
-            max_attempts=int(config["JOB_MAX_ATTEMPTS"]),
-            delay=delay,
+            policy=retry_policy(config),
             attempt=attempt,
         )
     )
@@ -123,7 +121,7 @@ def _failed(job, attempt, config, error: str, trace: str | None, *, transient: b
 
 def wake(instance_id: int, *, dispatch) -> None:
     """Fire due timers of one instance (app context required)."""
-    _with_conflict_retry(lambda: service.wake_instance(instance_id, dispatch=dispatch))
+    _with_conflict_retry(lambda: instances.wake_instance(instance_id, dispatch=dispatch))
 
 
 def _with_conflict_retry(unit):

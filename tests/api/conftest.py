@@ -13,11 +13,9 @@ import uuid
 
 import pytest
 
-from api.app import create_app
-from engine import versions
-from engine.models import db
-from engine.specs import ProcessLibrary
-from forms.registry import FormRegistry
+from api.app import create_app, sync_bundled
+from engine.catalog.bundles import ProcessLibrary
+from engine.db import db
 from tests.api.support import Api
 from tests.servers import session_postgres
 
@@ -41,10 +39,11 @@ def make_app(database):
 
 @pytest.fixture(scope="session", autouse=True)
 def parse_bundled_files_once():
-    """create_app() parses processes/ and forms/ on every call; the files do not change here."""
+    """create_app() parses processes/ on every call; the files do not change here."""
     with pytest.MonkeyPatch.context() as patch:
-        for cls in (ProcessLibrary, FormRegistry):
-            patch.setattr(cls, "load", classmethod(functools.cache(cls.load.__func__)))
+        patch.setattr(
+            ProcessLibrary, "load", classmethod(functools.cache(ProcessLibrary.load.__func__))
+        )
         yield
 
 
@@ -61,7 +60,7 @@ def seeded_database(request, tmp_path_factory):
     app = make_app(path)
     with app.app_context():
         db.create_all()
-        versions.sync_library(app.extensions["flowdesk"].library)
+        sync_bundled(app)
         # api/cli.py's group is a plain click.Group: its commands bring no app context
         result = app.test_cli_runner().invoke(args=["flowdesk", "seed-demo"])
         assert result.exit_code == 0, result.output

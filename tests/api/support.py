@@ -2,7 +2,9 @@
 
 from sqlalchemy import func, select
 
-from engine.models import HumanTask, InstanceEvent, Job, ProcessInstance, ProcessVersion, db
+from engine.catalog.models import ProcessVersion
+from engine.db import db
+from engine.instances.models import HumanTask, InstanceEvent, Job, ProcessInstance
 from workers import jobs
 
 FUTURE_DATE = "2099-06-01"  # far enough ahead that no boundary timer fires during a test

@@ -3,7 +3,8 @@
 import pytest
 from sqlalchemy import update
 
-from engine.models import User, db
+from engine.db import db
+from engine.identity.models import User
 from tests.api.support import assert_problem
 
 

@@ -32,7 +32,8 @@ def test_offering_detail_includes_start_form_definition(as_user):
     assert "username" in form["schema"]["required"]
     assert form["schema"]["properties"]["username"]["pattern"].startswith("^[a-z]")
     assert form["ui"]["fields"]["start_date"]["label"]["zh"] == "入职日期"
-    assert form["ui"]["order"][0] == "first_name"
+    assert form["ui"]["order"]["en"][0] == "first_name"
+    assert form["ui"]["order"]["zh"][:2] == ["last_name", "first_name"]
 
 
 def test_unknown_offering_is_404(as_user):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import loops
+from engine.bpmn import loops
 from tests.api.support import (
     APPROVE,
     LAPTOP,
@@ -436,7 +436,7 @@ def test_changed_onboarding_becomes_version_2_and_running_instances_keep_version
     drain(app)
     finished = get_instance(hr, old["id"])
     assert finished["status"] == "complete"
-    assert finished["outcome"] == "Ready"
+    assert finished["outcome"] == "done"
     assert finished["process_version"] == 1
     assert "welcome_pack" not in finished["data"]
     assert get_instance(hr, new["id"])["process_version"] == 2

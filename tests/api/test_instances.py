@@ -71,10 +71,10 @@ def test_start_with_title_and_business_key(as_user):
         ({**ONBOARDING_DATA, "username": "wz"}, "username", None),
         (without(ONBOARDING_DATA, "role"), "role", "required"),
         ({**ONBOARDING_DATA, "shoe_size": 42}, "shoe_size", "not part of the form"),
-        ({**ONBOARDING_DATA, "first_name": 42}, "first_name", "type string"),
+        ({**ONBOARDING_DATA, "first_name": 42}, "first_name", "Enter text"),
         ({**ONBOARDING_DATA, "start_date": "next monday"}, "start_date", "date"),
         ({**ONBOARDING_DATA, "personal_email": "not-an-email"}, "personal_email", "email"),
-        ({**ONBOARDING_DATA, "employment_type": "intern"}, "employment_type", "allowed"),
+        ({**ONBOARDING_DATA, "employment_type": "intern"}, "employment_type", "options"),
         ({**ONBOARDING_DATA, "first_name": ""}, "first_name", "required"),
     ],
     ids=[

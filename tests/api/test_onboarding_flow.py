@@ -2,7 +2,9 @@
 
 from sqlalchemy import select
 
-from engine.models import DirectoryAccount, Job, db
+from engine.db import db
+from engine.directory.models import DirectoryAccount
+from engine.instances.models import Job
 from tests.api.support import (
     APPROVE,
     LAPTOP,
@@ -53,7 +55,7 @@ def test_employee_onboarding_runs_to_ready_with_account_and_vpn(app, as_user):
     final = approve_and_prepare_laptop(app, as_user, instance)
 
     assert final["status"] == "complete"
-    assert final["outcome"] == "Ready"
+    assert final["outcome"] == "done"
     assert final["completed_at"] is not None
     assert final["open_tasks"] == []
     account = directory_account(app, "wei.zhang")
@@ -82,8 +84,8 @@ def test_onboarding_history_records_who_did_what(app, as_user):
     assert ("job_done", None, "create_accounts") in events
     assert ("job_done", None, "grant_vpn") in events
     assert ("job_done", None, "notify_hr_ready") in events
-    assert events[-1] == ("completed", None, None)
-    assert final["events"][-1]["payload"] == {"outcome": "Ready"}
+    assert events[-1] == ("completed", None, "end_ready")
+    assert final["events"][-1]["payload"] == {"outcome": "done", "reason": None}
     assert [e["id"] for e in final["events"]] == sorted(e["id"] for e in final["events"])
 
 
@@ -95,7 +97,7 @@ def test_contractor_gets_an_account_but_no_vpn(app, as_user):
     final = approve_and_prepare_laptop(app, as_user, instance)
 
     assert final["status"] == "complete"
-    assert final["outcome"] == "Ready"
+    assert final["outcome"] == "done"
     account = directory_account(app, "li.contractor")
     assert account is not None
     assert account.employment_type == "contractor"
@@ -118,7 +120,11 @@ def test_rejected_onboarding_ends_rejected_without_account(app, as_user):
 
     final = get_instance(as_user("hr"), instance["id"])
     assert final["status"] == "complete"
-    assert final["outcome"] == "Rejected"
+    assert final["outcome"] == "rejected"
+    assert final["outcome_reason"] == "Position was cancelled."
+    decided = [e for e in final["events"] if e["kind"] == "task_completed"][0]
+    assert decided["payload"]["decision"] == "rejected"
+    assert decided["payload"]["comment"] == "Position was cancelled."
     assert directory_account(app, "wei.zhang") is None
     assert job_operations(app, instance["id"]) == ["mail.send"]
     assert inbox(as_user("it_agent")) == []

@@ -64,7 +64,7 @@ def test_store_opening_completes_when_all_regional_steps_are_done(app, as_user):
 
     final = get_instance(requester, instance["id"])
     assert final["status"] == "complete"
-    assert final["outcome"] == "Ready"
+    assert final["outcome"] == "done"
     assert final["open_tasks"] == []
     assert inbox(agent) == []
     completed_by = {
@@ -109,7 +109,7 @@ def test_rejected_plan_ends_rejected(app, as_user):
 
     final = get_instance(requester, instance["id"])
     assert final["status"] == "complete"
-    assert final["outcome"] == "Rejected"
+    assert final["outcome"] == "rejected"
     assert inbox(as_user("it_agent")) == []
     assert [e["kind"] for e in final["events"]] == [
         "started",

@@ -4,7 +4,9 @@ import threading
 
 from sqlalchemy import func, select
 
-from engine.models import InstanceEvent, User, db
+from engine.db import db
+from engine.identity.models import User
+from engine.instances.models import InstanceEvent
 from tests.api.support import (
     APPROVE,
     assert_problem,
@@ -139,7 +141,7 @@ def test_invalid_form_submission_is_422_with_field_errors_and_task_stays_open(ap
     assert "manager_approved" in assert_problem(wrong_type, 422, "invalid_input")["errors"]
     assert "manager_approved" in assert_problem(missing, 422, "invalid_input")["errors"]
     errors = assert_problem(reject_without_comment, 422, "invalid_input")["errors"]
-    assert errors == {"manager_comment": ["This field is required."]}
+    assert errors == {"manager_comment": ["Say why you reject the request."]}
     assert "manager_comment" in assert_problem(blank_comment, 422, "invalid_input")["errors"]
     assert "bonus" in assert_problem(unknown, 422, "invalid_input")["errors"]
     assert "data" in assert_problem(not_object, 422, "invalid_input")["errors"]

@@ -20,8 +20,17 @@ SCRIPT = Path(__file__).resolve().parent / "journeys.mjs"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 PLAYWRIGHT = ROOT / "node_modules" / "playwright-core"
-SCREENSHOTS = ("catalog", "form-errors", "inbox", "task-approval", "diagram", "timeline-done",
-               "timeline-rejected", "my-requests", "catalog-phone")  # fmt: skip
+SCREENSHOTS = (
+    "catalog",
+    "form-errors",
+    "inbox",
+    "task-approval",
+    "diagram",
+    "timeline-done",
+    "timeline-rejected",
+    "my-requests",
+    "catalog-phone",
+)
 
 pytestmark = pytest.mark.browser
 
@@ -71,8 +80,9 @@ def server(tmp_path_factory):
     }
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
     for command in (["db", "upgrade"], ["flowdesk", "seed-demo"]):
-        subprocess.run(flask + command, cwd=ROOT, env=env, check=True, capture_output=True,
-                       timeout=120)  # fmt: skip
+        subprocess.run(
+            flask + command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=120
+        )
     port = _free_port()
     log = (folder / "server.log").open("w")
     process = subprocess.Popen(

@@ -60,6 +60,6 @@ def test_jobs_committed_by_a_web_process_that_died_before_enqueueing_them_still_
     assert {t["bpmn_id"] for t in approved["open_tasks"]} == {"prepare_laptop"}
     complete_task(web.as_user("it_agent"), approved, "prepare_laptop", LAPTOP)
     done = wait_for_status(hr, onboarding["id"], "complete")
-    assert done["outcome"] == "Ready"
+    assert done["outcome"] == "done"
     accounts = query(stack.database_url, "SELECT username, vpn_profile FROM directory_account")
     assert accounts == [("wei.zhang", "staff")]

@@ -63,7 +63,7 @@ def test_workers_killed_mid_operation_lose_no_step_and_apply_no_effect_twice(rem
         ) from exc
 
     for instance in done:
-        assert instance["outcome"] == "Applied"
+        assert instance["outcome"] == "done"
         ref = instance["data"]["ref"]
         for step, result in ((1, "one"), (2, "two")):
             answer = {"applied": {"ref": ref, "step": step}}

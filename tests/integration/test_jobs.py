@@ -52,7 +52,7 @@ def test_database_stays_writable_while_an_operation_waits_for_its_answer(local_s
         answer.set()
 
     assert writable, "a worker holds the SQLite write lock while its operation runs"
-    assert wait_for_status(requester, started["id"], "complete")["outcome"] == "Answered"
+    assert wait_for_status(requester, started["id"], "complete")["outcome"] == "done"
 
 
 @pytest.mark.integration
@@ -112,7 +112,7 @@ def test_jobs_whose_enqueue_failed_are_resent_by_the_sweep(stack, free_redis_url
     )
     complete_task(it_agent, approved, "prepare_laptop", LAPTOP)  # its mail job is lost too
     done = wait_for_status(hr, started["id"], "complete")
-    assert done["outcome"] == "Ready"
+    assert done["outcome"] == "done"
     assert query(stack.database_url, "SELECT count(*) FROM directory_account") == [(1,)]
 
 

@@ -26,7 +26,7 @@ def test_onboarding_completes_over_http_with_a_worker_process(stack):
     complete_task(it_agent, approved, "prepare_laptop", LAPTOP)
 
     done = wait_for_status(hr, started["id"], "complete")
-    assert done["outcome"] == "Ready"
+    assert done["outcome"] == "done"
     assert done["data"]["account"]["username"] == "wei.zhang"
     assert done["data"]["vpn"] == {"username": "wei.zhang", "vpn_profile": "staff", "granted": True}
     jobs_done = [e["bpmn_id"] for e in done["events"] if e["kind"] == "job_done"]
@@ -68,7 +68,7 @@ def test_store_opening_completes_when_every_regional_step_is_done(stack):
         current = complete_task(it_agent, current, bpmn_id, data)
 
     done = wait_for_status(requester, started["id"], "complete")
-    assert done["outcome"] == "Ready"
+    assert done["outcome"] == "done"
     assert done["data"]["ready_im"] == {
         "delivered": False,
         "reason": "channel_not_configured",
@@ -89,7 +89,7 @@ def test_store_opening_ends_rejected_when_the_plan_is_rejected(stack):
     assert rejected["open_tasks"] == []
 
     done = wait_for_status(requester, started["id"], "complete")
-    assert done["outcome"] == "Rejected"
+    assert done["outcome"] == "rejected"
     assert done["data"]["rejection_im"]["channel"] == "store_ops"
     assert [e["bpmn_id"] for e in done["events"] if e["kind"] == "job_done"] == [
         "notify_plan_rejected"

@@ -27,7 +27,7 @@ def _start_timer_probe(web) -> dict:
 
 
 def _assert_fired_once(done: dict) -> None:
-    assert done["outcome"] == "Fired"
+    assert done["outcome"] == "done"
     assert done["data"]["notified"] == {
         "delivered": False,
         "reason": "channel_not_configured",

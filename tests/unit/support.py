@@ -1,8 +1,8 @@
 """Unit-tier support: small BPMN documents, fake operations, and an instance kept as JSON."""
 
-from engine import runtime, serializer
-from engine.specs import ParsedProcess, parse_process
-from forms.registry import FormRegistry
+from engine.bpmn import runtime, serializer
+from engine.bpmn.specs import ParsedProcess, parse_process
+from forms.model import Form
 
 BPMN_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -135,14 +135,14 @@ class StoredInstance:
     """Stands in for a ProcessInstance row: only its JSON survives from one step to the next.
 
     Every action loads the workflow onto the parsed spec, acts through engine.runtime and dumps
-    it again, as engine.service does; step data goes through the step's form first, as the API does.
+    it again, as the units of work do; step data goes through the step's form first, as theirs does.
     """
 
-    def __init__(self, parsed: ParsedProcess, data: dict, forms: FormRegistry):
+    def __init__(self, parsed: ParsedProcess, data: dict, forms: dict[str, Form]):
         self.parsed, self.forms = parsed, forms
         start_form = parsed.meta.get("start_form")
         data = forms.get(start_form).load(data) if start_form else data
-        runtime.validate_data_keys(data)
+        assert runtime.reserved_keys(data) == []
         self.workflow_json = serializer.dumps(
             runtime.start(parsed.spec, parsed.subprocess_specs, data)
         )
@@ -167,7 +167,7 @@ class StoredInstance:
     def complete(self, bpmn_id: str, data: dict) -> None:
         step = self.step(bpmn_id)
         data = self.forms.get(step.form_key).load(data)
-        runtime.validate_data_keys(data)
+        assert runtime.reserved_keys(data) == []
         workflow = self.load()
         runtime.complete_step(workflow, step.task_id, data)
         self.save(workflow)
@@ -199,7 +199,7 @@ class StoredInstance:
         return runtime.status_of(self.load())
 
     @property
-    def outcome(self) -> str | None:
+    def outcome(self) -> tuple[str, str | None] | None:
         return runtime.outcome(self.load())
 
     @property

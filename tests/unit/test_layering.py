@@ -1,10 +1,13 @@
-"""Import directions from STYLE.md section 1, read from the source with `ast`.
+"""Import directions and the thin front ends of STYLE.md section 1, read from the source with `ast`.
 
-wsgi -> api -> {admin, forms, workers.dispatch, engine}; admin -> {forms, engine};
-workers -> engine; forms -> engine.errors; engine -> nothing of ours.
+wsgi -> api (composition root: api/app.py, config.py, cli.py) -> everything;
+api/v1 (JSON) and admin (web) -> engine domains, forms; workers -> engine;
+engine domains -> lower domains, the BPMN core, forms; the BPMN core (engine/bpmn) -> engine.errors;
+forms -> engine.errors. Front ends run no SQL and take no lock.
 """
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +16,28 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("engine", "forms", "workers", "api", "admin")
 PROJECT = (*PACKAGES, "wsgi")
-DOMAIN_MODULES = ("engine.errors", "engine.scripting", "engine.specs", "engine.serializer")
+CORE_MODULES = (
+    "engine.bpmn.runtime",
+    "engine.bpmn.specs",
+    "engine.bpmn.serializer",
+    "engine.bpmn.scripting",
+    "engine.bpmn.loops",
+    "engine.bpmn.durations",
+)
+COMPOSITION_ROOT = ("api/app.py", "api/cli.py", "api/config.py", "api/__init__.py")
+# A domain may import the domains ranked below it, never one of its rank or above.
+DOMAIN_RANKS = {
+    "engine.errors": 0,
+    "engine.clock": 0,
+    "engine.db": 0,
+    "engine.bpmn": 1,
+    "engine.identity": 2,
+    "engine.directory": 2,
+    "engine.lookups": 3,
+    "engine.catalog": 4,
+    "engine.instances": 5,
+    "engine.automation": 6,
+}
 
 
 @dataclass(frozen=True)
@@ -99,34 +123,74 @@ def test_imports_in_finds_every_kind_of_import(tmp_path):
     ]
 
 
+def domain_of(name: str) -> str | None:
+    """engine.instances.store -> engine.instances; engine.errors -> engine.errors."""
+    parts = name.split(".")
+    for end in (2, 1):
+        candidate = ".".join(parts[:end])
+        if candidate in DOMAIN_RANKS:
+            return candidate
+    return None
+
+
+def source_module(imp: Import) -> str:
+    return imp.source.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+
+
 def test_layering_sees_every_package():
     sources = {imp.source.split("/")[0] for imp in ALL_IMPORTS}
 
-    assert {"engine", "forms", "workers", "api", "wsgi.py"} <= sources
-    assert len(ALL_IMPORTS) > 100
+    assert {"engine", "forms", "workers", "api", "admin", "wsgi.py"} <= sources
+    assert len(ALL_IMPORTS) > 200
 
 
-def test_engine_imports_nothing_outside_engine():
+def test_every_engine_module_belongs_to_a_ranked_domain():
+    modules = {source_module(imp) for imp in ALL_IMPORTS if in_package(imp, "engine")}
+
+    assert sorted(m for m in modules if domain_of(m) is None) == []
+
+
+def test_the_bpmn_core_imports_nothing_of_ours_but_errors():
     assert (
         violations(
-            lambda imp: in_package(imp, "engine") and imp.is_project and not imp.of("engine")
+            lambda imp: (
+                in_package(imp, "engine/bpmn")
+                and imp.is_project
+                and not imp.of("engine.errors", "engine.bpmn")
+            )
         )
         == []
     )
 
 
-def test_engine_never_imports_flask():
+def test_domains_import_only_lower_domains_the_core_and_forms():
+    def wrong(imp: Import) -> bool:
+        if not in_package(imp, "engine") or not imp.is_project or imp.of("forms"):
+            return False
+        mine, theirs = domain_of(source_module(imp)), domain_of(imp.name)
+        if theirs is None:
+            return True  # api, admin, workers, wsgi
+        return theirs != mine and DOMAIN_RANKS[theirs] >= DOMAIN_RANKS[mine]
+
+    assert violations(wrong) == []
+
+
+def test_no_domain_imports_flask():
     def is_flask(imp: Import) -> bool:
         top = imp.name.split(".")[0]
-        if top == "flask_sqlalchemy" and imp.source == "engine/models.py":
-            return False
+        if top == "flask_sqlalchemy" and imp.source == "engine/db.py":
+            return False  # the one shared `db`, as STYLE.md allows
+        if imp.of("werkzeug.security") and imp.source.startswith("engine/identity/"):
+            return False  # password hashes: a pure function library, compatible with stored rows
         return top.startswith("flask") or top == "werkzeug"
 
     assert violations(lambda imp: in_package(imp, "engine") and is_flask(imp)) == []
 
 
-def test_spiffworkflow_is_imported_only_under_engine():
-    assert violations(lambda imp: imp.of("SpiffWorkflow") and not in_package(imp, "engine")) == []
+def test_spiffworkflow_is_imported_only_in_the_bpmn_core():
+    assert (
+        violations(lambda imp: imp.of("SpiffWorkflow") and not in_package(imp, "engine/bpmn")) == []
+    )
 
 
 def test_forms_imports_only_engine_errors():
@@ -165,20 +229,31 @@ def test_admin_imports_only_engine_and_forms():
     )
 
 
-def test_api_imports_only_engine_forms_dispatch_and_admin():
+def test_the_json_api_imports_only_engine_and_forms():
     assert (
         violations(
             lambda imp: (
-                in_package(imp, "api")
+                in_package(imp, "api/v1")
                 and imp.is_project
-                and not imp.of("api", "engine", "forms", "workers.dispatch", "admin")
+                and not imp.of("api.v1", "engine", "forms")
             )
         )
         == []
     )
 
 
-def test_only_workers_main_and_wsgi_import_api_app():
+def test_only_the_composition_root_imports_the_front_ends_and_workers():
+    def wrong(imp: Import) -> bool:
+        if imp.source in COMPOSITION_ROOT or imp.source in ("wsgi.py", "workers/__main__.py"):
+            return False
+        if imp.of("admin") and not in_package(imp, "admin"):
+            return True
+        return imp.of("workers") and not in_package(imp, "workers")
+
+    assert violations(wrong) == []
+
+
+def test_only_workers_main_and_wsgi_import_the_app_factory():
     assert (
         violations(
             lambda imp: imp.of("api.app") and imp.source not in ("workers/__main__.py", "wsgi.py")
@@ -198,6 +273,45 @@ def test_project_imports_are_absolute_and_at_module_level():
 
 def test_engine_init_stays_empty():
     assert (ROOT / "engine" / "__init__.py").read_text(encoding="utf-8").strip() == ""
+
+
+SQL_OR_LOCKS = re.compile(r"\bselect\(|db\.session|begin_write|\.execute\(|with_for_update")
+
+
+def front_end_files() -> list[Path]:
+    return sorted((ROOT / "api").rglob("*.py")) + sorted((ROOT / "admin").rglob("*.py"))
+
+
+def test_front_ends_run_no_sql_and_take_no_lock():
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in front_end_files()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if SQL_OR_LOCKS.search(line)
+    ]
+
+    assert found == []
+
+
+def test_front_ends_never_import_sqlalchemy_or_the_session():
+    assert (
+        violations(
+            lambda imp: (
+                (in_package(imp, "api") or in_package(imp, "admin"))
+                and (
+                    imp.name.split(".")[0] == "sqlalchemy"
+                    or (imp.of("engine.db.db") and imp.source not in COMPOSITION_ROOT)
+                )
+            )
+        )
+        == []
+    )
+
+
+def test_the_sql_check_sees_what_it_looks_for():
+    assert SQL_OR_LOCKS.search("rows = db.session.scalars(select(Job))")
+    assert SQL_OR_LOCKS.search("begin_write()")
+    assert not SQL_OR_LOCKS.search("reads.page(query, 1, 20)")
 
 
 def project_module(name: str) -> str | None:
@@ -220,8 +334,8 @@ def module_imports(module: str) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("module", ["engine.runtime", *DOMAIN_MODULES])
-def test_domain_module_never_pulls_in_flask_or_the_database(module):
+@pytest.mark.parametrize("module", CORE_MODULES)
+def test_the_bpmn_core_never_pulls_in_flask_or_the_database(module):
     seen, todo = set(), [module]
     while todo:
         current = todo.pop()
@@ -231,5 +345,5 @@ def test_domain_module_never_pulls_in_flask_or_the_database(module):
         todo.extend(m for m in module_imports(current) if m.split(".")[0] in PROJECT)
     reached = set().union(*(module_imports(m) for m in seen))
 
-    assert "engine.models" not in seen
+    assert "engine.db" not in seen
     assert sorted(m for m in reached if m.startswith("flask") or m == "sqlalchemy") == []

@@ -4,9 +4,8 @@ import shutil
 
 import pytest
 
-from api.app import create_app
-from engine import versions
-from engine.models import db
+from api.app import create_app, sync_bundled
+from engine.db import db
 from tests.web.support import Web
 
 
@@ -27,7 +26,7 @@ def seeded_db(tmp_path_factory):
     app = create_app(_config(folder / "seed.db", folder))
     with app.app_context():
         db.create_all()
-        versions.sync_library(app.extensions["flowdesk"].library)
+        sync_bundled(app)
         result = app.test_cli_runner().invoke(args=["flowdesk", "seed-demo"])
         assert result.exit_code == 0, result.output
         db.session.remove()

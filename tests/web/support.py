@@ -5,7 +5,8 @@ from html import unescape
 
 from sqlalchemy import select
 
-from engine.models import HumanTask, ProcessInstance, db
+from engine.db import db
+from engine.instances.models import HumanTask, ProcessInstance
 from workers import jobs
 
 ONBOARDING = {

@@ -2,7 +2,9 @@
 
 from sqlalchemy import select
 
-from engine.models import ProcessInstance, User, db
+from engine.db import db
+from engine.identity.models import User
+from engine.instances.models import ProcessInstance
 from tests.web.support import ONBOARDING, Web, text, visible_text
 
 

@@ -3,8 +3,10 @@
 import pytest
 from sqlalchemy import select
 
-from engine import automation
-from engine.models import Job, db
+from engine.automation import service as automation
+from engine.automation.service import RetryPolicy
+from engine.db import db
+from engine.instances.models import Job
 from tests.web.support import ONBOARDING, drain, instance, open_task, text, visible_text
 
 
@@ -19,8 +21,13 @@ def failed(app, web):
     with app.app_context():
         job_id = db.session.scalar(select(Job.id).filter_by(bpmn_id="create_accounts"))
         automation.begin_job(job_id, lease_seconds=60)
-        automation.job_failed(job_id, "ConnectionError: directory unreachable", traceback=None,
-                              transient=False, max_attempts=1, delay=0)  # fmt: skip
+        automation.job_failed(
+            job_id,
+            "ConnectionError: directory unreachable",
+            traceback=None,
+            transient=False,
+            policy=RetryPolicy(max_attempts=1),
+        )
         db.session.remove()
     app.extensions["flowdesk"].dispatch.job_ids.remove(job_id)
     assert instance(app, instance_id).status == "error"
@@ -78,6 +85,7 @@ def test_cancel_from_the_failed_page(app, web, failed):
     assert "No failed steps" in visible_text(admin.get("/console/failed"))
 
 
-def test_only_admins_retry(web, failed):
+def test_only_agents_and_admins_retry(web, failed):
     _instance, job_id = failed
-    assert web("it_agent").post(f"/console/jobs/{job_id}/retry").status_code == 403
+    assert web("manager").post(f"/console/jobs/{job_id}/retry").status_code == 403
+    assert web("hr").post(f"/console/jobs/{job_id}/retry").status_code == 403

@@ -1,15 +1,17 @@
 """The generic renderer on a form that uses every widget, file uploads, and Camunda forms."""
 
 import io
+import json
 import re
 
 import pytest
 from sqlalchemy import select
 
-from engine import versions
-from engine.models import Attachment, db
-from engine.specs import parse_process
-from forms.registry import from_definition
+from engine.catalog import service as catalog
+from engine.catalog.bundles import parse_bundle
+from engine.db import db
+from engine.instances import reads
+from engine.instances.models import Attachment, ProcessInstance
 from tests.conftest import FIXTURES_DIR
 from tests.web.support import field_error, input_value, open_task, text, visible_text
 
@@ -70,24 +72,47 @@ EVERYTHING = {
         "additionalProperties": False,
     },
     "ui": {
-        "order": ["title", "notes", "count", "ratio", "contact", "day", "meet_at", "size",
-                  "colour", "tags", "langs", "urgent", "address", "items", "plan"],
+        "order": [
+            "title",
+            "notes",
+            "count",
+            "ratio",
+            "contact",
+            "day",
+            "meet_at",
+            "size",
+            "colour",
+            "tags",
+            "langs",
+            "urgent",
+            "address",
+            "items",
+            "plan",
+        ],
         "fields": {
-            "title": {"label": {"en": "Title", "zh": "标题"},
-                      "help": {"en": "Short", "zh": "简短"}},
+            "title": {
+                "label": {"en": "Title", "zh": "标题"},
+                "help": {"en": "Short", "zh": "简短"},
+            },
             "notes": {"label": {"en": "Notes", "zh": "备注"}, "widget": "textarea"},
             "count": {"label": {"en": "Count", "zh": "数量"}},
-            "colour": {"widget": "radio", "options": {"red": {"en": "Red", "zh": "红"},
-                                                      "blue": {"en": "Blue", "zh": "蓝"}}},
+            "colour": {
+                "widget": "radio",
+                "options": {"red": {"en": "Red", "zh": "红"}, "blue": {"en": "Blue", "zh": "蓝"}},
+            },
             "langs": {"widget": "multiselect"},
-            "address": {"label": {"en": "Address", "zh": "地址"},
-                        "fields": {"city": {"label": {"en": "City", "zh": "城市"}}}},
-            "items": {"label": {"en": "Items", "zh": "物品"},
-                      "fields": {"qty": {"label": {"en": "Quantity", "zh": "数量"}}}},
+            "address": {
+                "label": {"en": "Address", "zh": "地址"},
+                "fields": {"city": {"label": {"en": "City", "zh": "城市"}}},
+            },
+            "items": {
+                "label": {"en": "Items", "zh": "物品"},
+                "fields": {"qty": {"label": {"en": "Quantity", "zh": "数量"}}},
+            },
             "plan": {"label": {"en": "Floor plan", "zh": "平面图"}, "widget": "file"},
         },
     },
-}  # fmt: skip
+}
 BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -141,24 +166,21 @@ FILLED = {
 
 def deploy(app, key: str, files: dict[str, bytes]) -> None:
     with app.app_context():
-        versions.deploy(parse_process(key, files), user_id=None)
+        catalog.deploy(parse_bundle(key, files), user_id=None)
         db.session.commit()
         db.session.remove()
 
 
 @pytest.fixture
 def everything(app):
-    app.extensions["flowdesk"].forms.forms["web_test.everything"] = from_definition(EVERYTHING)
-    deploy(app, "web_test", {"web_test.bpmn": BPMN.encode()})
+    form = json.dumps(EVERYTHING).encode()
+    deploy(app, "web_test", {"web_test.bpmn": BPMN.encode(), "forms/everything.json": form})
     return "/services/web_test"
 
 
 def stored_data(app, instance_id: int) -> dict:
-    from engine import queries
-    from engine.models import ProcessInstance
-
     with app.app_context():
-        data = queries.instance_data(db.session.get(ProcessInstance, instance_id))
+        data = reads.instance_data(db.session.get(ProcessInstance, instance_id))
         db.session.remove()
     return data
 
@@ -284,8 +306,11 @@ def test_a_file_sent_with_a_step_is_linked_to_the_request(app, web, everything):
 
 
 def test_camunda_form_data_renders_and_validates_the_same_way(app, web):
-    deploy(app, "camunda_form", {"camunda_form.bpmn": (FIXTURES_DIR / "camunda_form.bpmn")
-                                 .read_bytes()})  # fmt: skip
+    deploy(
+        app,
+        "camunda_form",
+        {"camunda_form.bpmn": (FIXTURES_DIR / "camunda_form.bpmn").read_bytes()},
+    )
     admin = web("admin")
     instance_id = admin.start("camunda_form", {})
     task = open_task(app, instance_id, "ask")

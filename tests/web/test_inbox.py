@@ -1,6 +1,7 @@
 """The inbox: counts, filters, claim, reassign, approve / reject with a comment, next step."""
 
-from engine.models import HumanTask, db
+from engine.db import db
+from engine.instances.models import HumanTask
 from tests.web.support import (
     ONBOARDING,
     STORE,

@@ -1,6 +1,6 @@
 """Catalog and search, the start form with errors beside fields, the timeline, cancel, comments."""
 
-from engine.models import db
+from engine.db import db
 from tests.web.support import (
     ONBOARDING,
     drain,

@@ -34,8 +34,9 @@ def _source_messages() -> set:
 
 def test_every_ui_string_is_translated_to_chinese():
     zh = _catalog("zh", "po")
-    translated = {m.id for m in zh if m.id and (m.string if isinstance(m.string, str)
-                                                else all(m.string))}  # fmt: skip
+    translated = {
+        m.id for m in zh if m.id and (m.string if isinstance(m.string, str) else all(m.string))
+    }
     missing = sorted(map(str, _source_messages() - translated))
     assert not missing, f"untranslated (run pybabel extract/update): {missing}"
 

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from engine import loops, runtime, serializer
+from engine.bpmn import loops, runtime, serializer
+from engine.bpmn.runtime import InstanceStatus
 from engine.errors import ProcessFailed
-from engine.runtime import InstanceStatus
 from tests.unit.support import parse
 
 LOOP_BODY = """

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine import runtime, serializer
-from engine.errors import Conflict, InvalidInput, NotFound, ProcessFailed
-from engine.runtime import InstanceStatus
-from engine.specs import parse_process
+from engine.bpmn import runtime, serializer
+from engine.bpmn.runtime import InstanceStatus
+from engine.bpmn.specs import parse_process
+from engine.errors import Conflict, NotFound, ProcessFailed
 from tests.unit.support import SCRIPT_BODY, STEPS_BODY, TIMER_BODY, bpmn, parse
 
 
@@ -395,40 +395,60 @@ def test_outcome_is_none_while_running(steps):
     assert runtime.outcome(start(steps, item="x")) is None
 
 
-def test_outcome_names_end_event_when_complete():
+def test_outcome_is_done_when_the_end_event_names_none():
     workflow = start(parse(SCRIPT_BODY.format(script="total = 1")))
 
-    assert runtime.outcome(workflow) == "Done"
+    assert runtime.outcome(workflow) == ("done", None)
+    assert runtime.end_event(workflow) == "end"
 
 
-def test_outcome_falls_back_to_end_event_id_when_it_has_no_name(steps):
-    workflow = start(steps, item="x")
-    runtime.complete_step(workflow, runtime.open_steps(workflow)[0].task_id, {})
-    (job,) = runtime.pending_jobs(workflow)
-    runtime.complete_service_step(workflow, job.task_id, {})
+OUTCOME_BODY = """
+    <bpmn:startEvent id="start"><bpmn:outgoing>flow_1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:endEvent id="end" name="Refused">
+      <bpmn:extensionElements>
+        <spiffworkflow:properties>
+          <spiffworkflow:property name="outcome" value="rejected" />
+          <spiffworkflow:property name="outcome_reason" value="'Budget: ' + note" />
+        </spiffworkflow:properties>
+      </bpmn:extensionElements>
+      <bpmn:incoming>flow_1</bpmn:incoming>
+    </bpmn:endEvent>
+    <bpmn:sequenceFlow id="flow_1" sourceRef="start" targetRef="end" />
+"""
 
-    assert runtime.outcome(workflow) == "end"
+
+def test_outcome_and_reason_are_what_the_end_event_says():
+    parsed = parse(OUTCOME_BODY)
+
+    workflow = runtime.start(parsed.spec, parsed.subprocess_specs, {"note": "frozen"})
+
+    assert runtime.outcome(workflow) == ("rejected", "Budget: frozen")
+
+
+def test_a_reason_that_cannot_be_read_leaves_the_outcome_standing():
+    parsed = parse(OUTCOME_BODY)
+
+    workflow = runtime.start(parsed.spec, parsed.subprocess_specs, {})
+
+    assert runtime.outcome(workflow) == ("rejected", None)
 
 
 @pytest.mark.parametrize(
     "key", ["days_before", "datetime", "timedelta", "open_steps", "_secret", "__builtins__"]
 )
-def test_validate_data_keys_refuses_reserved_key(key):
-    with pytest.raises(InvalidInput) as caught:
-        runtime.validate_data_keys({key: 1, "comment": "fine"})
-
-    assert caught.value.extra["errors"] == {key: ["Reserved name."]}
+def test_reserved_keys_names_what_would_shadow_helpers(key):
+    assert runtime.reserved_keys({key: 1, "comment": "fine"}) == [key]
 
 
-def test_validate_data_keys_refuses_spiff_internal_keys():
-    with pytest.raises(InvalidInput) as caught:
-        runtime.validate_data_keys({"spiff__result": 1, "_getattr_": 2})
+def test_reserved_keys_names_spiff_internal_keys():
+    assert runtime.reserved_keys({"spiff__result": 1, "_getattr_": 2}) == [
+        "_getattr_",
+        "spiff__result",
+    ]
 
-    assert sorted(caught.value.extra["errors"]) == ["_getattr_", "spiff__result"]
 
-
-def test_validate_data_keys_accepts_form_fields():
-    runtime.validate_data_keys({"start_date": "2030-01-10", "manager_comment": "ok", "days": 2})
+def test_reserved_keys_accepts_form_fields():
+    assert runtime.reserved_keys({"start_date": "2030-01-10", "manager_comment": "ok"}) == []
 
 
 @pytest.mark.parametrize(

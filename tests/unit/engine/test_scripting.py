@@ -7,9 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from engine import runtime
-from engine.errors import InvalidProcess, ProcessFailed
-from engine.scripting import (
+from engine.bpmn import runtime
+from engine.bpmn.scripting import (
     SCRIPT_MEMORY_LIMIT,
     RestrictedEnvironment,
     RestrictedScriptError,
@@ -17,7 +16,8 @@ from engine.scripting import (
     compile_script,
     days_before,
 )
-from engine.specs import FlowDeskParser
+from engine.bpmn.specs import FlowDeskParser
+from engine.errors import InvalidProcess, ProcessFailed
 from tests.unit.support import SCRIPT_BODY, bpmn, parse
 
 LIMIT_BEFORE = resource.getrlimit(resource.RLIMIT_DATA)

@@ -7,9 +7,9 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 
-from engine import runtime, serializer
-from engine.runtime import InstanceStatus
-from engine.specs import ExternalServiceTask
+from engine.bpmn import runtime, serializer
+from engine.bpmn.runtime import InstanceStatus
+from engine.bpmn.specs import ExternalServiceTask
 
 REQUESTED_AT = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 ONBOARDING = {
@@ -127,7 +127,7 @@ def test_load_specs_restores_specs_that_run_a_stored_instance_to_the_end(library
     assert sorted(subprocess_specs) == sorted(parsed.subprocess_specs)
     assert job.bpmn_id == "announce_ready"
     assert runtime.status_of(workflow) == InstanceStatus.COMPLETE
-    assert runtime.outcome(workflow) == "Ready"
+    assert runtime.outcome(workflow) == ("done", None)
 
 
 def test_dump_specs_is_json_text_stable_across_reload(library):

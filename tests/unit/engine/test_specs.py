@@ -2,8 +2,8 @@
 
 import pytest
 
+from engine.bpmn.specs import content_hash, parse_process
 from engine.errors import InvalidProcess
-from engine.specs import content_hash, parse_process
 from tests.conftest import FIXTURES_DIR, PROCESSES_DIR
 from tests.unit.support import SCRIPT_BODY, TIMER_BODY, bpmn, line_of
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.runtime import InstanceStatus
-from engine.scripting import days_before
+from engine.bpmn.runtime import InstanceStatus
+from engine.bpmn.scripting import days_before
 from tests.unit.support import StoredInstance
 
 START_DATE = "2099-06-01"  # far enough ahead that the reminder never falls due in a test
@@ -79,7 +79,7 @@ def test_onboarding_tells_hr_when_accounts_and_laptop_are_ready(
     assert mail["subject"] == "Onboarding ready: Wei Zhang"
     assert "wei.zhang@example.com" in mail["body"] and "LT-004211" in mail["body"]
     assert instance.status == InstanceStatus.COMPLETE
-    assert instance.outcome == "Ready"
+    assert instance.outcome == ("done", None)
     assert instance.next_timer_due() is None
 
 
@@ -94,7 +94,7 @@ def test_onboarding_waits_for_accounts_when_laptop_is_ready_first(
     assert instance.open_step_ids() == []
     assert instance.status == InstanceStatus.RUNNING
     assert instance.run_jobs(fake_operations) == ["create_accounts", "grant_vpn", "notify_hr_ready"]
-    assert instance.outcome == "Ready"
+    assert instance.outcome == ("done", None)
 
 
 def test_onboarding_skips_vpn_when_contractor_is_approved(request_onboarding, fake_operations):
@@ -106,7 +106,7 @@ def test_onboarding_skips_vpn_when_contractor_is_approved(request_onboarding, fa
 
     assert fake_operations.called == ["directory.create_account", "mail.send"]
     assert fake_operations.params("directory.create_account")[0]["employment_type"] == "contractor"
-    assert instance.outcome == "Ready"
+    assert instance.outcome == ("done", None)
 
 
 def test_onboarding_mails_hr_the_comment_when_manager_rejects(request_onboarding, fake_operations):
@@ -123,7 +123,7 @@ def test_onboarding_mails_hr_the_comment_when_manager_rejects(request_onboarding
     assert "Comment: Headcount frozen" in mail["body"]
     assert fake_operations.called == ["mail.send"]
     assert instance.status == InstanceStatus.COMPLETE
-    assert instance.outcome == "Rejected"
+    assert instance.outcome == ("rejected", "Headcount frozen")
 
 
 def test_onboarding_arms_laptop_reminder_the_day_before_start(request_onboarding, fake_operations):
@@ -155,4 +155,4 @@ def test_onboarding_reminds_it_when_laptop_is_not_ready_the_day_before(
     assert instance.open_step_ids() == ["prepare_laptop"]
     instance.complete("prepare_laptop", LAPTOP)
     assert instance.run_jobs(fake_operations) == ["notify_hr_ready"]
-    assert instance.outcome == "Ready"
+    assert instance.outcome == ("done", None)

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.runtime import InstanceStatus
-from engine.scripting import days_before
+from engine.bpmn.runtime import InstanceStatus
+from engine.bpmn.scripting import days_before
 from tests.unit.support import StoredInstance
 
 OPENING_DATE = "2099-06-01"  # far enough ahead that no boundary timer fires in a test
@@ -79,7 +79,7 @@ def test_store_opening_announces_readiness_when_every_regional_step_is_done(
     assert announcement["channel"] == "store_ops"
     assert "CT-SH-7 (200 Mbps), 4 POS terminals, 12 cameras" in announcement["text"]
     assert instance.status == InstanceStatus.COMPLETE
-    assert instance.outcome == "Ready"
+    assert instance.outcome == ("done", None)
     assert instance.next_timer_due() is None
 
 
@@ -95,7 +95,7 @@ def test_store_opening_tells_store_ops_the_reason_when_plan_is_rejected(
     (message,) = fake_operations.params("notify.im")
     assert message["channel"] == "store_ops"
     assert message["text"].endswith("was rejected. Reason: No budget yet")
-    assert instance.outcome == "Rejected"
+    assert instance.outcome == ("rejected", "No budget yet")
 
 
 def test_store_opening_arms_status_report_three_days_before_opening(request_opening):

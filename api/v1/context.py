@@ -1,0 +1,17 @@
+"""What the API's views need from the request and the app: the caller, the dispatcher."""
+
+from flask import current_app, g
+
+from engine.identity.models import User
+
+
+def current_user() -> User:
+    return g.user
+
+
+def dispatcher():
+    return current_app.extensions["flowdesk"].dispatch
+
+
+def operation_names() -> frozenset:
+    return current_app.extensions["flowdesk"].operations

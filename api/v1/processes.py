@@ -1,0 +1,77 @@
+"""Process versions: list, read, and deploy new offering bundles (designers and admins)."""
+
+from flask import request
+from flask_smorest import Blueprint
+
+from api.v1.context import current_user, operation_names
+from api.v1.schemas import VersionDetailSchema, VersionSchema
+from engine.catalog import reads as catalog
+from engine.catalog import service
+from engine.catalog.bundles import BPMN_SUFFIX, FORMS_FOLDER, MAX_FILES
+from engine.errors import InvalidInput
+from engine.identity import roles
+
+blp = Blueprint("processes", __name__, url_prefix="/api/v1/processes", description="Designer")
+
+
+@blp.get("")
+@blp.response(200, VersionSchema(many=True))
+def list_versions():
+    """Every deployed version of every process, newest first."""
+    return catalog.versions()
+
+
+@blp.get("/<string:key>/versions/<int:number>")
+@blp.response(200, VersionDetailSchema)
+def get_version(key, number):
+    """One version with its BPMN files and forms."""
+    return catalog.version(key, number)
+
+
+def _uploaded_files(key: str) -> dict[str, bytes]:
+    """The bundle's files: multipart 'file' fields (.bpmn and forms' .json), or one XML body."""
+    if request.files:
+        uploads = request.files.getlist("file")
+        if not uploads or len(uploads) > MAX_FILES:
+            raise InvalidInput(
+                f"Send 1 to {MAX_FILES} files in the 'file' field.", errors={"file": ["Required."]}
+            )
+        files = {}
+        for upload in uploads:
+            name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+            if name.endswith(BPMN_SUFFIX):
+                files[name] = upload.read()
+            elif name.endswith(".json"):
+                files[FORMS_FOLDER + name] = upload.read()
+            else:
+                raise InvalidInput(
+                    "Only .bpmn files and forms (.json) are accepted.",
+                    errors={"file": [f"{name!r} is neither a .bpmn file nor a form."]},
+                )
+        return files
+    body = request.get_data(cache=False)
+    if not body:
+        raise InvalidInput(
+            "Send BPMN XML as the body or as multipart 'file' fields.",
+            errors={"file": ["Required."]},
+        )
+    return {request.args.get("filename", f"{key}.bpmn"): body}
+
+
+@blp.post("/<string:key>/versions")
+@blp.response(201, VersionSchema)
+def deploy(key):
+    """Deploy a bundle (BPMN and forms): a new version unless unchanged.
+
+    Files not sent (all BPMN, or all forms) are those of the latest version.
+    """
+    user = current_user()
+    roles.check_deploys(user)
+    version, created = service.publish(
+        key, _uploaded_files(key), user_id=user.id, operations=operation_names()
+    )
+    return (
+        version,
+        201 if created else 200,
+        {"Location": f"/api/v1/processes/{key}/versions/{version.version}"},
+    )

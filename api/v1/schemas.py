@@ -1,0 +1,233 @@
+"""Request and response schemas (marshmallow); the OpenAPI document is generated from them."""
+
+from marshmallow import Schema, fields, validate
+
+from engine.instances.models import InstanceStatus
+
+
+class ProblemSchema(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    code = fields.String()
+    detail = fields.String()
+    errors = fields.Dict()
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class InstanceListArgs(PageArgs):
+    scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "all"]))
+    status = fields.String(validate=validate.OneOf([s.value for s in InstanceStatus]))
+    offering = fields.String(validate=validate.Length(max=64))
+
+
+class TaskListArgs(PageArgs):
+    scope = fields.String(load_default="all", validate=validate.OneOf(["mine", "groups", "all"]))
+    offering = fields.String(validate=validate.Length(max=64))
+
+
+class LocalizedSchema(Schema):
+    en = fields.String()
+    zh = fields.String()
+
+
+class OfferingSchema(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    name = fields.Nested(LocalizedSchema)
+    summary = fields.Nested(LocalizedSchema)
+    description = fields.Nested(LocalizedSchema)
+    category = fields.String(allow_none=True)
+    expected_duration = fields.String(allow_none=True, metadata={"description": "ISO 8601"})
+    keywords = fields.List(fields.String())
+    start_form = fields.String(allow_none=True)
+
+
+class OfferingDetailSchema(OfferingSchema):
+    start_form_definition = fields.Dict(allow_none=True)
+
+
+class StartInstanceSchema(Schema):
+    offering = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+    title = fields.String(validate=validate.Length(min=1, max=200))
+    business_key = fields.String(validate=validate.Length(min=1, max=120))
+
+
+class CompleteTaskSchema(Schema):
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class ReassignSchema(Schema):
+    assignee = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class CancelSchema(Schema):
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class TaskSchema(Schema):
+    task_id = fields.String()
+    instance_id = fields.Integer()
+    offering_key = fields.String()
+    bpmn_id = fields.String()
+    name = fields.String()
+    lane = fields.String(allow_none=True)
+    candidate_group = fields.String(allow_none=True)
+    assignee = fields.Function(lambda t: t.assignee.username if t.assignee else None)
+    form_key = fields.String(allow_none=True)
+    state = fields.String()
+    decision = fields.String(allow_none=True, metadata={"description": "approved or rejected"})
+    created_at = fields.DateTime()
+    due_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    completed_by = fields.Function(lambda t: t.completed_by.username if t.completed_by else None)
+    instance_title = fields.Function(lambda t: t.instance.title)
+
+
+class TaskDetailSchema(TaskSchema):
+    instructions = fields.String(allow_none=True)
+    instructions_zh = fields.String(allow_none=True)
+    form = fields.Dict(allow_none=True)
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    actor = fields.Function(lambda e: e.actor.username if e.actor else None)
+    bpmn_id = fields.String(allow_none=True)
+    payload = fields.Dict()
+    created_at = fields.DateTime()
+
+
+class InstanceSchema(Schema):
+    id = fields.Integer()
+    offering_key = fields.String()
+    process_version = fields.Function(lambda i: i.process_version.version)
+    title = fields.String()
+    title_zh = fields.String(allow_none=True)
+    business_key = fields.String(allow_none=True)
+    status = fields.String()
+    outcome = fields.String(
+        allow_none=True, metadata={"description": "done, approved, rejected or cancelled"}
+    )
+    outcome_reason = fields.String(allow_none=True)
+    requested_by = fields.Function(lambda i: i.requested_by.username)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+    next_timer_at = fields.DateTime(allow_none=True)
+
+
+class InstanceStateSchema(InstanceSchema):
+    """What a state change answers: the request and the steps now open (no history)."""
+
+    open_tasks = fields.List(fields.Nested(TaskSchema))
+    data = fields.Dict()
+
+
+class InstanceDetailSchema(InstanceStateSchema):
+    events = fields.List(fields.Nested(EventSchema))
+
+
+class InstancePageSchema(Schema):
+    items = fields.List(fields.Nested(InstanceSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class TaskPageSchema(Schema):
+    items = fields.List(fields.Nested(TaskSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class VersionSchema(Schema):
+    process_key = fields.String()
+    version = fields.Integer()
+    content_hash = fields.String()
+    is_bundled = fields.Boolean()
+    created_at = fields.DateTime()
+    name = fields.Function(lambda v: v.meta.get("name_en"))
+
+
+class VersionDetailSchema(VersionSchema):
+    files = fields.Dict(keys=fields.String(), values=fields.String())
+    forms = fields.Dict()
+    meta = fields.Dict()
+
+
+class CategorySchema(Schema):
+    key = fields.String()
+    name = fields.Function(lambda c: {"en": c.name_en, "zh": c.name_zh})
+    icon = fields.String()
+
+
+class UserSchema(Schema):
+    username = fields.String()
+    display_name = fields.String()
+    email = fields.String()
+    roles = fields.Function(lambda u: sorted(u.role_set))
+    groups = fields.Function(lambda u: sorted(u.group_keys))
+    locale = fields.String()
+
+
+class FailedStepListArgs(PageArgs):
+    offering = fields.String(validate=validate.Length(max=64))
+    operation = fields.String(validate=validate.Length(max=120))
+    error = fields.String(validate=validate.Length(max=200))
+
+
+class FailedStepSchema(Schema):
+    id = fields.Integer(metadata={"description": "the failed job's id"})
+    instance_id = fields.Integer()
+    offering_key = fields.Function(lambda j: j.instance.offering_key)
+    instance_title = fields.Function(lambda j: j.instance.title)
+    bpmn_id = fields.String()
+    operation = fields.String()
+    params = fields.Dict()
+    status = fields.String()
+    attempts = fields.Integer()
+    error = fields.String(allow_none=True)
+    traceback = fields.String(allow_none=True)
+    updated_at = fields.DateTime()
+
+
+class FailedStepPageSchema(Schema):
+    items = fields.List(fields.Nested(FailedStepSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class FailedStepFilterSchema(Schema):
+    offering = fields.String(validate=validate.Length(max=64))
+    operation = fields.String(validate=validate.Length(max=120))
+    error = fields.String(validate=validate.Length(max=200))
+
+
+class FailedStepActionSchema(Schema):
+    ids = fields.List(fields.Integer(), validate=validate.Length(max=1000))
+    filter = fields.Nested(FailedStepFilterSchema)
+    result = fields.Dict(metadata={"description": "skip: the operation's result to use"})
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class FailedStepOutcomeSchema(Schema):
+    id = fields.Integer()
+    outcome = fields.String()
+    detail = fields.String(allow_none=True)
+
+
+class CorrectionSchema(Schema):
+    changes = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=120)),
+        required=True,
+        metadata={"description": "the data the step reads, corrected: {name: value}"},
+    )

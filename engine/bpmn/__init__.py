@@ -1,0 +1,1 @@
+"""The BPMN core: SpiffWorkflow and nothing else (parse, run, script sandbox, serialize)."""

@@ -1,0 +1,1 @@
+"""The catalog: offering bundles (BPMN + forms + metadata) deployed as immutable versions."""

@@ -1,0 +1,1 @@
+"""The demo company directory: accounts and VPN profiles that `directory.*` operations manage."""

@@ -1,0 +1,28 @@
+"""The demo company's people and groups (`flowdesk seed-demo`; never in production)."""
+
+PASSWORD = "demo"  # demo only, like the tokens `demo-<username>`
+GROUPS = {  # key -> (English name, Chinese name)
+    "hr": ("HR", "人力资源"),
+    "managers": ("Managers", "部门经理"),
+    "it_support": ("IT Support", "IT 支持"),
+    "it_leads": ("IT Leads", "IT 负责人"),
+    "it_north": ("IT North", "北区 IT"),
+    "it_east": ("IT East", "东区 IT"),
+    "it_south": ("IT South", "南区 IT"),
+    "it_west": ("IT West", "西区 IT"),
+    "store_ops": ("Store Ops", "门店运营"),
+}
+USERS = [  # username, display name, roles, groups, locale
+    ("requester", "Rita Requester", "requester", ["store_ops"], "en"),
+    (
+        "it_agent",
+        "Ivan IT",
+        "requester,agent",
+        ["it_support", "it_north", "it_east", "it_south", "it_west"],
+        "en",
+    ),
+    ("manager", "Mei Manager", "requester,approver", ["managers", "it_leads"], "zh"),
+    ("hr", "Hannah HR", "requester", ["hr"], "en"),
+    ("designer", "Dora Designer", "requester,designer", [], "en"),
+    ("admin", "Adam Admin", "requester,admin", [], "en"),
+]

@@ -1,0 +1,60 @@
+"""Users, the groups whose inboxes they share, and their API tokens (stored as SHA-256)."""
+
+from engine.db import db, utcnow
+
+group_member = db.Table(
+    "group_member",
+    db.Column("group_id", db.ForeignKey("user_group.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("user_id", db.ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(db.Model):
+    __tablename__ = "user_account"
+    id = db.Column(db.Integer, primary_key=True)
+    username = db.Column(db.String(64), unique=True, nullable=False)
+    display_name = db.Column(db.String(120), nullable=False)
+    email = db.Column(db.String(200), nullable=False, default="")
+    roles = db.Column(db.String(200), nullable=False, default="requester")  # comma-separated
+    locale = db.Column(db.String(10), nullable=False, default="en")
+    department = db.Column(db.String(80), nullable=True)
+    manager_id = db.Column(db.ForeignKey("user_account.id"), nullable=True)
+    password_hash = db.Column(db.String(255), nullable=True)
+    is_active = db.Column(db.Boolean, nullable=False, default=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    groups = db.relationship("Group", secondary=group_member, back_populates="members")
+
+    @property
+    def role_set(self) -> set[str]:
+        return {r.strip() for r in self.roles.split(",") if r.strip()}
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.role_set.intersection(roles))
+
+    @property
+    def group_keys(self) -> set[str]:
+        return {g.key for g in self.groups}
+
+
+class Group(db.Model):
+    __tablename__ = "user_group"
+    id = db.Column(db.Integer, primary_key=True)
+    key = db.Column(db.String(64), unique=True, nullable=False)
+    name_en = db.Column(db.String(120), nullable=False)
+    name_zh = db.Column(db.String(120), nullable=False)
+    members = db.relationship("User", secondary=group_member, back_populates="groups")
+
+    def name(self, lang: str) -> str:
+        return self.name_zh if lang == "zh" else self.name_en
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_token"
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False)
+    token_hash = db.Column(
+        db.String(64), unique=True, nullable=False
+    )  # sha256 hex, never the token
+    name = db.Column(db.String(80), nullable=False, default="default")
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    user = db.relationship("User")

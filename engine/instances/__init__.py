@@ -1,0 +1,1 @@
+"""Requests: process instances, their open steps, history, comments, attachments and jobs."""

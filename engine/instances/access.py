@@ -1,0 +1,141 @@
+"""Who may see and act on which request and step: per-object rules and the filtered queries."""
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from engine.db import db
+from engine.errors import Conflict, Forbidden, NotFound
+from engine.identity import roles
+from engine.identity.models import User
+from engine.instances.models import HumanTask, ProcessInstance, TaskState
+
+
+def visible_instance(user: User, instance_id: int) -> ProcessInstance:
+    """Return the instance if the user may see it: their own, an agent's, or one they work on.
+
+    Raises:
+        NotFound: no such instance, or not visible to this user (we do not confirm it exists).
+    """
+    instance = db.session.get(ProcessInstance, instance_id) if _is_id(instance_id) else None
+    if instance is None or not _may_see(user, instance):
+        raise NotFound(f"instance {instance_id}")
+    return instance
+
+
+def _is_id(value) -> bool:
+    """A database id: anything else (too long for the column, negative) is simply not found."""
+    return isinstance(value, int) and 0 < value < 2**63
+
+
+def _may_see(user: User, instance: ProcessInstance) -> bool:
+    if instance.requested_by_id == user.id or roles.sees_all_requests(user):
+        return True
+    groups = user.group_keys
+    return (
+        db.session.scalar(
+            select(HumanTask.id)
+            .where(HumanTask.instance_id == instance.id)
+            .where(
+                or_(
+                    HumanTask.candidate_group.in_(groups),
+                    HumanTask.assignee_id == user.id,
+                    HumanTask.completed_by_id == user.id,
+                )
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def can_cancel(user: User, instance: ProcessInstance) -> bool:
+    """Its requester or an agent cancels a request that has not finished."""
+    if instance.is_finished:
+        return False
+    return instance.requested_by_id == user.id or roles.sees_all_requests(user)
+
+
+def check_can_cancel(user: User, instance: ProcessInstance) -> None:
+    """Raises Forbidden or Conflict unless the user may cancel the request now."""
+    if instance.requested_by_id != user.id and not roles.sees_all_requests(user):
+        raise Forbidden("only the requester or an agent cancels a request")
+    if instance.is_finished:
+        raise Conflict(f"instance {instance.id} is already {instance.status}")
+
+
+def may_work(user: User, task: HumanTask) -> bool:
+    """The task is the user's, their group's, or the user is an admin."""
+    return (
+        task.assignee_id == user.id
+        or task.candidate_group in user.group_keys
+        or user.has_role("admin")
+    )
+
+
+def check_can_work(user: User, task: HumanTask) -> None:
+    """Raise Forbidden unless the task is the user's or their group's."""
+    if not may_work(user, task):
+        raise Forbidden(f"task {task.task_id} belongs to group '{task.candidate_group}'")
+
+
+def check_open(task: HumanTask) -> None:
+    """Raise Conflict unless the task is still open."""
+    if task.state != TaskState.OPEN:
+        raise Conflict(f"task {task.task_id} is already {task.state}")
+
+
+def check_open_for(user: User, task: HumanTask) -> None:
+    """Raise Conflict unless the task is open and not claimed by someone else."""
+    check_open(task)
+    if task.assignee_id not in (None, user.id):
+        raise Conflict(f"task {task.task_id} is claimed by {task.assignee.username}")
+
+
+def can_act(user: User, task: HumanTask) -> bool:
+    """The user may complete the task now: it is open and not someone else's."""
+    return task.state == TaskState.OPEN and task.assignee_id in (None, user.id)
+
+
+def instances_query(user: User, *, scope: str, status=None, offering=None):
+    """Build the instance list query: scope 'mine' (requested by me) or 'all' (agents only)."""
+    query = select(ProcessInstance)
+    if scope == "all":
+        roles.check_sees_all_requests(user)
+    else:
+        query = query.where(ProcessInstance.requested_by_id == user.id)
+    if status:
+        query = query.where(ProcessInstance.status == status)
+    if offering:
+        query = query.where(ProcessInstance.offering_key == offering)
+    return query.order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
+
+
+def tasks_query(user: User, *, scope: str, offering=None):
+    """Build the open-task query: scope 'mine' (assigned to me), 'groups' or 'all' (both)."""
+    mine = HumanTask.assignee_id == user.id
+    for_groups = (HumanTask.candidate_group.in_(user.group_keys)) & (
+        HumanTask.assignee_id.is_(None)
+    )
+    condition = {"mine": mine, "groups": for_groups}.get(scope, or_(mine, for_groups))
+    query = (
+        select(HumanTask)
+        .where(HumanTask.state == TaskState.OPEN)
+        .where(condition)
+        .options(selectinload(HumanTask.instance), selectinload(HumanTask.assignee))
+    )
+    if offering:
+        query = query.where(HumanTask.offering_key == offering)
+    return query.order_by(HumanTask.created_at, HumanTask.id)
+
+
+def get_task(task_id: str) -> HumanTask:
+    """Raises NotFound for an unknown task id."""
+    task_id = str(task_id)
+    task = (
+        db.session.scalar(select(HumanTask).filter_by(task_id=task_id))
+        if len(task_id) <= 36
+        else None
+    )
+    if task is None:
+        raise NotFound(f"task {task_id}")
+    return task

@@ -1,0 +1,227 @@
+"""Persistence of one instance's state change: lock, load, save with projections, then dispatch.
+
+Shared by the units of work in instances/service.py (people) and automation/service.py (workers,
+timers).
+"""
+
+import json
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import undefer
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.bpmn import runtime, serializer
+from engine.catalog import reads as catalog
+from engine.db import db, utcnow
+from engine.errors import Conflict, NotFound, ProcessFailed
+from engine.identity.models import User
+from engine.instances.models import (
+    OPEN_JOBS,
+    Decision,
+    EventKind,
+    HumanTask,
+    InstanceEvent,
+    InstanceStatus,
+    Job,
+    JobStatus,
+    Outcome,
+    ProcessInstance,
+    TaskState,
+)
+
+log = logging.getLogger(__name__)
+Dispatch = Callable[[list[int]], None]
+
+
+def lock_instance(instance_id: int) -> ProcessInstance:
+    """Load an instance for a state change (row lock on PostgreSQL; SQLite locks at BEGIN).
+
+    Raises:
+        NotFound: no such instance.
+    """
+    instance = db.session.get(
+        ProcessInstance,
+        instance_id,
+        with_for_update=True,
+        populate_existing=True,
+        options=[undefer(ProcessInstance.workflow_json)],
+    )
+    if instance is None:
+        raise NotFound(f"instance {instance_id}")
+    return instance
+
+
+def load_workflow(instance: ProcessInstance):
+    spec, subprocess_specs = catalog.specs_for(instance.process_version)
+    return serializer.loads(instance.workflow_json, spec, subprocess_specs, runtime.SCRIPT_ENGINE)
+
+
+def has_failed_step(instance_id: int) -> bool:
+    return (
+        db.session.scalar(
+            select(Job.id).filter_by(instance_id=instance_id, status=JobStatus.FAILED).limit(1)
+        )
+        is not None
+    )
+
+
+def save(
+    instance: ProcessInstance,
+    workflow,
+    dispatch: Dispatch | None,
+    *,
+    failure: ProcessFailed | None = None,
+    status: InstanceStatus | None = None,
+) -> ProcessInstance:
+    """Store the workflow, project its steps and jobs, commit, then dispatch the new jobs.
+
+    Raises:
+        Conflict: someone else changed the instance meanwhile (stale version).
+    """
+    # Read before changing the instance: a query autoflushes, and a flush of a half-changed
+    # instance would be an UPDATE (and a version bump) of its own.
+    failed_step = has_failed_step(instance.id)
+    open_rows = _open_task_rows(instance.id)
+    jobs = [] if status == InstanceStatus.CANCELLED else runtime.pending_jobs(workflow)
+    ended = runtime.outcome(workflow) if status is None else None
+    rejection = _last_rejection(instance.id) if ended and ended[0] == Outcome.REJECTED else None
+    instance.workflow_json = serializer.dumps(workflow)
+    instance.business_data = runtime.data(workflow)  # not a column: spares views a reload
+    instance.status = status or runtime.status_of(workflow)
+    if not instance.is_finished and failed_step:
+        instance.status = InstanceStatus.ERROR
+    due = runtime.next_timer_due(workflow) if not instance.is_finished else None
+    instance.next_timer_at = due.replace(tzinfo=None) if due else None
+    instance.updated_at = utcnow()
+    if instance.is_finished:
+        instance.completed_at = instance.updated_at
+    if instance.status == InstanceStatus.CANCELLED:
+        instance.outcome = Outcome.CANCELLED
+    elif instance.status == InstanceStatus.COMPLETE and ended:
+        instance.outcome = Outcome(ended[0])
+        instance.outcome_reason = ended[1] or (rejection or {}).get("comment")
+        add_event(
+            instance,
+            EventKind.COMPLETED,
+            None,
+            bpmn_id=runtime.end_event(workflow),
+            payload={"outcome": instance.outcome, "reason": instance.outcome_reason},
+        )
+    if failure is not None:
+        instance.status = InstanceStatus.ERROR
+        add_event(
+            instance,
+            EventKind.FAILED,
+            None,
+            bpmn_id=failure.extra.get("bpmn_id"),
+            payload={"error": failure.detail, **json_safe(failure.extra)},
+        )
+        log.warning("instance %s failed: %s", instance.id, failure.detail)
+    sync_tasks(instance, workflow, open_rows)
+    rows = [
+        Job(
+            instance_id=instance.id,
+            task_id=j.task_id,
+            bpmn_id=j.bpmn_id,
+            operation=j.operation,
+            params=json_safe(j.params),
+            max_attempts=j.max_attempts,
+            backoff_base=j.backoff_base,
+        )
+        for j in jobs
+    ]
+    db.session.add_all(rows)
+    commit()
+    if rows and dispatch is not None:
+        dispatch([row.id for row in rows])
+    return instance
+
+
+def _last_rejection(instance_id: int) -> dict | None:
+    """The payload of the newest step completed with a rejection (its comment, its step)."""
+    events = db.session.scalars(
+        select(InstanceEvent)
+        .filter_by(instance_id=instance_id, kind=EventKind.TASK_COMPLETED)
+        .order_by(InstanceEvent.id.desc())
+    )
+    for event in events:
+        if (event.payload or {}).get("decision") == Decision.REJECTED:
+            return event.payload
+    return None
+
+
+def commit() -> None:
+    """Commit, turning a stale optimistic version into Conflict."""
+    try:
+        db.session.commit()
+    except StaleDataError as exc:
+        db.session.rollback()
+        raise Conflict("the request was changed by someone else; try again") from exc
+
+
+def _open_task_rows(instance_id: int) -> dict[str, HumanTask]:
+    rows = db.session.scalars(
+        select(HumanTask).filter_by(instance_id=instance_id, state=TaskState.OPEN)
+    )
+    return {row.task_id: row for row in rows}
+
+
+def sync_tasks(instance: ProcessInstance, workflow, open_rows: dict[str, HumanTask]) -> None:
+    """Bring the human_task projection in line with the workflow's READY user steps."""
+    steps = [] if instance.is_finished else runtime.open_steps(workflow)
+    current = {s.task_id for s in steps}
+    now = utcnow()
+    for task_id, row in open_rows.items():
+        if task_id not in current:
+            row.state, row.completed_at = TaskState.CANCELLED, now
+    embedded = instance.process_version.meta.get("embedded_forms", {})
+    for step in steps:
+        if step.task_id in open_rows:
+            continue
+        form_key = step.form_key or (
+            f"embedded:{step.bpmn_id}" if step.bpmn_id in embedded else None
+        )
+        db.session.add(
+            HumanTask(
+                instance_id=instance.id,
+                task_id=step.task_id,
+                bpmn_id=step.bpmn_id,
+                name=step.name[:200],
+                lane=step.lane,
+                candidate_group=step.candidate_group,
+                form_key=form_key,
+                instructions=step.instructions,
+                offering_key=instance.offering_key,
+                created_at=now,
+                due_at=runtime.due_after(now, step.due_in),
+            )
+        )
+
+
+def cancel_jobs(instance_id: int) -> None:
+    """Mark an instance's unfinished jobs cancelled (in the caller's transaction)."""
+    db.session.execute(
+        update(Job)
+        .where(Job.instance_id == instance_id, Job.status.in_((*OPEN_JOBS, JobStatus.FAILED)))
+        .values(status=JobStatus.CANCELLED, updated_at=utcnow(), lease_until=None)
+    )
+
+
+def add_event(instance, kind: EventKind, actor: User | None, *, bpmn_id=None, payload=None):
+    """Append to the instance's history (in the caller's transaction)."""
+    db.session.add(
+        InstanceEvent(
+            instance_id=instance.id,
+            kind=kind,
+            actor_id=actor.id if actor else None,
+            bpmn_id=bpmn_id,
+            payload=payload or {},
+            created_at=utcnow(),
+        )
+    )
+
+
+def json_safe(value):
+    return json.loads(json.dumps(value, default=str))
