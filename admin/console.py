@@ -80,28 +80,15 @@ def failed():
     jobs = automation_reads.failed_jobs(ids)
     failures = automation_reads.last_failures(ids)
     names = present.offering_names()
-    rows = []
-    for instance in items:
-        steps = catalog.steps(instance.process_version)
-        rows.append(
-            {
-                "instance": instance,
-                "title": present.title(instance),
-                "jobs": [
-                    {
-                        "job": j,
-                        "name": present.step_name(steps, j.bpmn_id),
-                        "inputs": [
-                            dict(i, label=pick(i["label"], i["name"]))
-                            for i in automation_reads.step_inputs(j)
-                        ],
-                    }
-                    for j in jobs[instance.id]
-                ],
-                "failure": failures.get(instance.id),
-                "offering": names.get(instance.offering_key, instance.offering_key),
-            }
-        )
+    rows = [
+        {
+            "instance": instance,
+            "jobs": [_failed_job(job) for job in jobs[instance.id]],
+            "failure": failures.get(instance.id),
+            "offering": names.get(instance.offering_key, instance.offering_key),
+        }
+        for instance in items
+    ]
     return render_template(
         "console/failed.html",
         rows=rows,
@@ -113,6 +100,25 @@ def failed():
 
 def _back():
     return redirect(safe_next(request.form.get("next")) or url_for(".failed"))
+
+
+def _failed_job(job) -> dict:
+    """A failed step as the page shows it: its name, what it reads, where its result goes."""
+    step = catalog.steps(job.instance.process_version).get(job.bpmn_id)
+    inputs = [
+        dict(
+            i,
+            label=pick(i["label"], i["name"]),
+            options=[(o["value"], pick(o["label"], str(o["value"]))) for o in i["options"]],
+        )
+        for i in automation_reads.step_inputs(job)
+    ]
+    return {
+        "job": job,
+        "name": step.name(lang()) if step else job.bpmn_id,
+        "inputs": inputs,
+        "result_variable": step.spec.result_variable if step else None,
+    }
 
 
 @blp.post("/jobs/<int:job_id>/retry")

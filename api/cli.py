@@ -95,7 +95,8 @@ def token(username):
 def deploy(key, paths):
     """Check and deploy a bundle as a new version of KEY: a bundle folder, or .bpmn and form files.
 
-    Files not given (all BPMN, or all forms) are those of KEY's latest version.
+    What is not given comes from KEY's latest version: its BPMN files when none is given,
+    and each form not given again.
     """
     files = {}
     for path in map(Path, paths):

@@ -63,7 +63,8 @@ def _uploaded_files(key: str) -> dict[str, bytes]:
 def deploy(key):
     """Deploy a bundle (BPMN and forms): a new version unless unchanged.
 
-    Files not sent (all BPMN, or all forms) are those of the latest version.
+    What is not sent comes from the latest version: its BPMN files when none is sent, and each
+    form not sent again.
     """
     user = current_user()
     roles.check_deploys(user)

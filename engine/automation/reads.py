@@ -87,21 +87,37 @@ def last_failures(instance_ids: list[int]) -> dict[int, InstanceEvent]:
 
 
 def step_inputs(job: Job) -> list[dict]:
-    """What a failed step reads, to correct: [{name, value, label {en, zh}}], in order."""
+    """What a failed step reads, to correct: [{name, value, label, options}], in order.
+
+    Labels and choices ({value, label}) come from the form of the version that declares the
+    field; a value that is a list or an object is not offered (it is not typed in one box).
+    """
     instance = job.instance
     step = catalog.steps(instance.process_version).get(job.bpmn_id)
     if step is None or not step.spec.reads:
         return []
     values = runtime.step_data(store.load_workflow(instance), job.task_id, step.spec.reads)
-    labels = {}
-    for form in catalog.forms_of(instance.process_version).values():
-        for name, hint in form.ui.get("fields", {}).items():
-            labels.setdefault(name, hint.get("label"))
-    return [
-        {"name": name, "value": values.get(name), "label": labels.get(name) or {"en": name}}
-        for name in step.spec.reads
-        if not isinstance(values.get(name), dict | list)  # values typed in one text box
-    ]
+    forms = list(catalog.forms_of(instance.process_version).values())
+    inputs = []
+    for name in step.spec.reads:
+        if isinstance(values.get(name), dict | list):
+            continue
+        form = next((f for f in forms if f.field_schema(name) is not None), None)
+        hint = form.ui.get("fields", {}).get(name, {}) if form else {}
+        choices = (form.field_schema(name) or {}).get("enum", []) if form else []
+        options = [
+            {"value": v, "label": hint.get("options", {}).get(str(v)) or {"en": str(v)}}
+            for v in choices
+        ]
+        inputs.append(
+            {
+                "name": name,
+                "value": values.get(name),
+                "label": hint.get("label") or {"en": name},
+                "options": options,
+            }
+        )
+    return inputs
 
 
 def operational_counts() -> dict:

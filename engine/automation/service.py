@@ -329,6 +329,12 @@ def skip_failed_step(job_id: int, result, *, user: User, dispatch: store.Dispatc
             "The result must be a JSON object.", errors={"result": ["Not an object."]}
         )
     job, instance = _failed_step(job_id, user)
+    step = catalog.steps(instance.process_version).get(job.bpmn_id)
+    variable = step.spec.result_variable if step else None
+    if variable and set(result) == {variable} and isinstance(result[variable], dict):
+        result = result[
+            variable
+        ]  # typed as the data holds it: {"account": {...}}, not nested again
     _apply_result(job, instance, result, JobStatus.SKIPPED, EventKind.STEP_SKIPPED, user, dispatch)
 
 

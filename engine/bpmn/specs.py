@@ -125,6 +125,7 @@ class StepSpec:
     comment_field: str | None  # the reason that goes with the decision
     operation: str | None  # service tasks: the operation they call
     reads: tuple[str, ...]  # service tasks: the data their parameters read
+    result_variable: str | None  # service tasks: where their result lands in the data
     parent: str | None  # the subprocess holding the step
     conditional: bool  # reached only through a boundary event (a reminder, an escalation)
 
@@ -205,6 +206,7 @@ def _describe(task_spec, meta: dict, *, conditional: bool, parent) -> StepSpec |
         comment_field=props.get("decision_comment") or None,
         operation=task_spec.operation_name if is_service else None,
         reads=_names_read(task_spec) if is_service else (),
+        result_variable=task_spec.result_variable if is_service else None,
         parent=parent,
         conditional=conditional,
     )

@@ -14,7 +14,6 @@ from engine.bpmn.specs import KEY_PATTERN, invalid
 from engine.catalog import checks, reads
 from engine.catalog.bundles import (
     BPMN_SUFFIX,
-    FORMS_FOLDER,
     Bundle,
     ProcessLibrary,
     form_file_name,
@@ -30,8 +29,8 @@ KEY_RULE = "lowercase letters, digits and underscores, starting with a letter, 2
 def check(key: str, files: dict[str, bytes], *, operations) -> Bundle:
     """Parse `files` as a bundle of `key` and run every publish check, writing nothing.
 
-    BPMN files or forms that are not sent are those of the offering's latest version, so a
-    designer may send only the file they changed.
+    What is not sent comes from the offering's latest version: all its BPMN files when none is
+    sent, and each of its forms not sent again. A designer may send only the file they changed.
 
     Raises:
         InvalidInput: the key breaks the rule for offering keys.
@@ -64,22 +63,19 @@ def publish(key: str, files: dict[str, bytes], *, user_id: int | None, operation
 
 
 def _completed(key: str, files: dict[str, bytes]) -> dict[str, bytes]:
-    """The files sent plus, for the kind not sent (BPMN or forms), the latest version's."""
-    sends_bpmn = any(name.endswith(BPMN_SUFFIX) for name in files)
-    sends_forms = any(name.startswith(FORMS_FOLDER) for name in files)
-    if sends_bpmn and sends_forms:
-        return dict(files)
+    """The files sent, completed from the latest version: its BPMN files when none are sent
+    (BPMN files are a set: sending one sends them all), and its forms that are not sent again."""
     base = reads.latest_or_none(key)
     db.session.rollback()  # end the read: the write that may follow takes its own lock
     if base is None:
         return dict(files)
-    completed = dict(files)
-    if not sends_bpmn:
+    completed = {}
+    if not any(name.endswith(BPMN_SUFFIX) for name in files):
         completed.update({name: text.encode("utf-8") for name, text in base.files.items()})
-    if not sends_forms:
-        for form_key, definition in (base.forms or {}).items():
-            text = json.dumps(definition, ensure_ascii=False, indent=2)
-            completed[form_file_name(form_key)] = text.encode("utf-8")
+    for form_key, definition in (base.forms or {}).items():
+        text = json.dumps(definition, ensure_ascii=False, indent=2)
+        completed[form_file_name(form_key)] = text.encode("utf-8")
+    completed.update(files)
     return completed
 
 

@@ -6,6 +6,7 @@ data, choices shown by their labels in the reader's language ("Finance", not `fi
 """
 
 import logging
+import re
 
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -17,6 +18,7 @@ from forms.fields import labelled
 log = logging.getLogger(__name__)
 LANGS = ("en", "zh")
 _TEXTS = SandboxedEnvironment(autoescape=False)  # plain text; pages escape when they render it
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def labelled_data(version: ProcessVersion, data: dict, lang: str) -> dict:
@@ -29,10 +31,26 @@ def labelled_data(version: ProcessVersion, data: dict, lang: str) -> dict:
     return shown
 
 
+def full_name(given, family, lang: str) -> str:
+    """A person's name in the reader's order: 张伟 / Zhang Wei in Chinese, Wei Zhang in English."""
+    given, family = str(given or "").strip(), str(family or "").strip()
+    if lang != "zh":
+        return " ".join(p for p in (given, family) if p)
+    joiner = "" if _CJK.search(given + family) else " "
+    return joiner.join(p for p in (family, given) if p)
+
+
 def render(template: str, version: ProcessVersion, data: dict, lang: str) -> str | None:
-    """A designer's template rendered with the labelled data; the raw text if it fails."""
+    """A designer's template rendered with the labelled data; the raw text if it fails.
+
+    Templates may call `full_name(given, family)`, which orders a name for the reader.
+    """
+    context = {
+        **labelled_data(version, data, lang),
+        "full_name": lambda given, family: full_name(given, family, lang),
+    }
     try:
-        return _TEXTS.from_string(template).render(**labelled_data(version, data, lang))
+        return _TEXTS.from_string(template).render(**context)
     except TemplateError as exc:  # a designer's template error must not hide the request
         log.warning("template of %s v%s failed: %s", version.process_key, version.version, exc)
         return None

@@ -24,7 +24,7 @@ PG_TEMPLATE = "flowdesk_api_template"
 ON_POSTGRESQL = os.environ.get("FLOWDESK_TEST_DB") == "postgresql"
 
 
-def make_app(database):
+def make_app(database, **config):
     """The app on a SQLite file (a path) or on a database URL."""
     url = database if isinstance(database, str) else f"sqlite:///{database}"
     return create_app(
@@ -33,6 +33,7 @@ def make_app(database):
             "DISPATCHER": "record",
             "DATABASE_URL": url,
             "TIMER_POLL_SECONDS": 3600,
+            **config,
         }
     )
 

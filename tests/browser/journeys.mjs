@@ -7,6 +7,8 @@
 //    laptop step; HR sees the timeline reach "done".
 // 2. The store manager requests a store opening; IT Leads reject it with a reason; the
 //    requester sees "rejected" and the reason.
+// 3. Two onboardings ask for the same username; the second one's account step fails; an agent
+//    corrects the username on the failed-steps page and retries; the request goes on.
 // Screenshots of each page go to <artifacts_dir>/<lang>-*.png. Exit code 0 means both passed.
 
 import { mkdirSync } from "node:fs";
@@ -40,6 +42,11 @@ const TEXT = {
     rejectNeedsReason: "Say why you reject the request.",
     reason: "Opening date clashes with the network freeze; please move it.",
     reasonPart: "network freeze",
+    titlePart: "Onboarding Wei",
+    instructionsPart: "(Backend engineer, Engineering), starting 2099-06-01 in Shanghai.",
+    diagramStep: "Approve onboarding",
+    corrected: "The corrected step will run again.",
+    resolved: "Failed step corrected and retried",
   },
   zh: {
     htmlLang: "zh-CN",
@@ -57,6 +64,11 @@ const TEXT = {
     rejectNeedsReason: "请说明驳回的原因。",
     reason: "开业日期与网络封网期冲突，请顺延一周。",
     reasonPart: "网络封网期",
+    titlePart: "入职：",
+    instructionsPart: "（Backend engineer，研发）的入职申请：2099-06-01 入职，工作地点 上海。",
+    diagramStep: "审批新员工入职",
+    corrected: "已更正，该步骤将重新运行。",
+    resolved: "失败步骤已更正并重试",
   },
 }[lang];
 
@@ -179,6 +191,8 @@ async function onboarding() {
   await page.goto(`${base}/inbox`);
   await shot("inbox");
   await openTask(instanceId, "manager_approval");
+  await expectText(".req-meta", TEXT.titlePart);
+  await expectText(".instructions", TEXT.instructionsPart);
   await shot("task-approval");
   await Promise.all([page.waitForURL(/\/inbox/), page.click(`button.approve`)]);
   await expectText(".flashes", lang === "zh" ? "已完成" : "completed");
@@ -190,6 +204,7 @@ async function onboarding() {
   await page.waitForSelector("#diagram[data-ready=true]", { timeout: 15000 });
   check((await page.locator(".djs-element.st-done").count()) >= 3, "the diagram shows no done steps");
   check((await page.locator(".djs-element.st-current").count()) >= 1, "the diagram shows no current step");
+  await expectText("#diagram", TEXT.diagramStep);
   await shot("diagram");
   await openTask(instanceId, "prepare_laptop");
   await page.fill("[name=asset_tag]", "LT-004211");
@@ -255,10 +270,70 @@ async function storeOpening() {
   await logout();
 }
 
+async function submitOnboarding(username) {
+  await page.goto(`${base}/services/new_hire_onboarding`);
+  await page.fill("[name=first_name]", "Li");
+  await page.fill("[name=last_name]", `Na${run}`);
+  await page.fill("[name=username]", username);
+  await page.fill("[name=personal_email]", "li.na@example.com");
+  await page.selectOption("[name=department]", "finance");
+  await page.fill("[name=role]", "Accountant");
+  await page.fill("[name=start_date]", "2099-06-01");
+  await page.check("[name=employment_type][value=employee]");
+  await page.selectOption("[name=location]", "chengdu");
+  await Promise.all([page.waitForURL(/\/requests\/\d+$/), page.click("form[data-form] button.primary")]);
+  return page.url().split("/").pop();
+}
+
+async function correctedStep() {
+  const username = `li.${run}`;
+  await login("hr");
+  const first = await submitOnboarding(username);
+  const second = await submitOnboarding(username);  // free at submit: the first has not run yet
+  step(`two onboardings for ${username}: #${first}, #${second}`);
+  await logout();
+
+  await login("manager");
+  for (const id of [first, second]) {
+    await openTask(id, "manager_approval");
+    await Promise.all([page.waitForURL(/\/inbox/), page.click("button.approve")]);
+  }
+  step("manager approved both");
+  await logout();
+
+  await login("it_agent");
+  const card = page.locator("li.card", { hasText: `#${second}` });
+  for (let attempt = 0; attempt < 60 && (await card.count()) === 0; attempt += 1) {
+    await page.goto(`${base}/console/failed`);
+    if ((await card.count()) === 0) await page.waitForTimeout(500);
+  }
+  check((await card.count()) === 1, `request #${second} did not reach the failed steps`);
+  await card.locator("summary", { hasText: lang === "zh" ? "更正" : "Correct" }).click();
+  const field = card.locator("input[name='data.username']");
+  check((await field.inputValue()) === username, "the correction form does not show the username");
+  await field.fill(`${username}.2`);
+  await shot("failed-step-correct");
+  await Promise.all([page.waitForLoadState("load"), card.locator("button", { hasText: lang === "zh" ? "保存并重试" : "Save and retry" }).click()]);
+  await expectText(".flashes", TEXT.corrected);
+  step("the agent corrected the username and retried");
+  const requestUrl = `${base}/requests/${second}`;
+  for (let attempt = 0; attempt < 60; attempt += 1) {
+    await page.goto(requestUrl);
+    if ((await page.locator(".timeline li.current", { hasText: lang === "zh" ? "准备笔记本电脑" : "Prepare laptop" }).count()) > 0) break;
+    await page.waitForTimeout(500);
+  }
+  await expectText(".timeline", TEXT.resolved);
+  check((await page.locator(".outcome").count()) === 0, "the request still says something went wrong");
+  await shot("failed-step-resolved");
+  step("the request went on with the corrected username");
+  await logout();
+}
+
 let failed = false;
 try {
   await onboarding();
   await storeOpening();
+  await correctedStep();
 } catch (error) {
   failed = true;
   console.error(`[${lang}] FAILED: ${error.message}`);

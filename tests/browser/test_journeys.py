@@ -30,6 +30,8 @@ SCREENSHOTS = (
     "timeline-rejected",
     "my-requests",
     "catalog-phone",
+    "failed-step-correct",
+    "failed-step-resolved",
 )
 
 pytestmark = pytest.mark.browser

@@ -6,6 +6,7 @@ import pytest
 
 from engine.bpmn.specs import CATALOG_FIELDS, describe_steps
 from engine.catalog import checks
+from engine.catalog.texts import full_name
 from tests.conftest import PROCESSES_DIR
 from workers.operations import OPERATION_NAMES
 
@@ -130,3 +131,10 @@ def test_categories_are_data_in_both_languages():
 
     assert [c for c in categories if not all(c["name"].get(lang) for lang in LANGUAGES)] == []
     assert len({c["key"] for c in categories}) == len(categories)
+
+
+def test_names_read_in_the_readers_order():
+    assert full_name("伟", "张", "zh") == "张伟"
+    assert full_name("Wei", "Zhang", "zh") == "Zhang Wei"
+    assert full_name("Wei", "Zhang", "en") == "Wei Zhang"
+    assert full_name("", "Zhang", "en") == "Zhang"
