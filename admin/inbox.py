@@ -126,7 +126,6 @@ def _decision_fields(step, fields):
 def _complete(task, sent):
     user = me()
     service.complete_task(
-        task.instance_id,
         task.task_id,
         sent.values,
         user=user,

@@ -103,7 +103,7 @@ def real_templates(app) -> dict[str, int]:
         ).id
         done = service.start_instance("new_hire_onboarding", ONBOARDING, user=hr, dispatch=dispatch)
         task = task_of(done.id, "manager_approval")
-        service.complete_task(done.id, task.task_id, {"manager_approved": True},
+        service.complete_task(task.task_id, {"manager_approved": True},
                               user=manager, dispatch=dispatch)  # fmt: skip
         db.session.remove()
     drain(app)
@@ -111,7 +111,7 @@ def real_templates(app) -> dict[str, int]:
         agent = user("it_agent")
         task = task_of(done.id, "prepare_laptop")
         shapes["laptop"] = done.id
-        service.complete_task(done.id, task.task_id,
+        service.complete_task(task.task_id,
                               {"asset_tag": "LT-004211", "laptop_model": "thinkpad_t14"},
                               user=agent, dispatch=dispatch)  # fmt: skip
         db.session.remove()
@@ -126,7 +126,7 @@ def real_templates(app) -> dict[str, int]:
             "store_opening_it_readiness", STORE, user=requester, dispatch=dispatch
         )
         task = task_of(rejected.id, "plan_review")
-        service.complete_task(rejected.id, task.task_id,
+        service.complete_task(task.task_id,
                               {"plan_approved": False, "plan_comment": "Network freeze"},
                               user=manager, dispatch=dispatch)  # fmt: skip
         shapes["rejected"] = rejected.id

@@ -1,19 +1,25 @@
 """Requests (process instances): start, list, read with history, cancel."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
+from flask import current_app, request
 from flask_smorest import Blueprint
 
 from api.v1.context import current_user, dispatcher
 from api.v1.schemas import (
+    AttachmentSchema,
     CancelSchema,
+    CommentSchema,
     InstanceDetailSchema,
     InstanceListArgs,
     InstancePageSchema,
     InstanceStateSchema,
+    NewCommentSchema,
     StartInstanceSchema,
 )
-from engine.instances import access, reads, service
+from engine.errors import InvalidInput
+from engine.instances import access, attachments, reads, service
 
 UNUSED_COLUMNS = {"workflow_json"}  # deferred, and not in any answer: never loaded for one
 blp = Blueprint("instances", __name__, url_prefix="/api/v1/instances", description="Requests")
@@ -88,3 +94,48 @@ def cancel(args, instance_id):
     """Cancel a request that is not finished yet."""
     instance = service.cancel_instance(instance_id, user=current_user(), reason=args["reason"])
     return detail(instance)
+
+
+@blp.get("/<int:instance_id>/comments")
+@blp.response(200, CommentSchema(many=True))
+def list_comments(instance_id):
+    """The comments on a request, oldest first."""
+    access.visible_instance(current_user(), instance_id)
+    return reads.comments(instance_id)
+
+
+@blp.post("/<int:instance_id>/comments")
+@blp.arguments(NewCommentSchema)
+@blp.response(201, CommentSchema)
+def add_comment(args, instance_id):
+    """Comment on a request you can see."""
+    return service.add_comment(instance_id, args["body"], user=current_user())
+
+
+@blp.get("/<int:instance_id>/attachments")
+@blp.response(200, AttachmentSchema(many=True))
+def list_attachments(instance_id):
+    """The files linked to a request."""
+    access.visible_instance(current_user(), instance_id)
+    return attachments.linked(instance_id)
+
+
+@blp.post("/attachments")
+@blp.response(201, AttachmentSchema)
+def upload():
+    """Upload a file (multipart field 'file'); put the answer into a form's file field."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InvalidInput(
+            "Send the file in the multipart field 'file'.", errors={"file": ["Required."]}
+        )
+    config = current_app.config
+    return service.upload_attachment(
+        upload.stream,
+        upload.filename,
+        upload.mimetype,
+        user=current_user(),
+        storage=Path(config["ATTACHMENTS_DIR"]),
+        max_bytes=int(config["ATTACHMENT_MAX_BYTES"]),
+        allowed_types=set(config["ATTACHMENT_TYPES"]),
+    )

@@ -66,6 +66,25 @@ class ReassignSchema(Schema):
     assignee = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
+class NewCommentSchema(Schema):
+    body = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class CommentSchema(Schema):
+    id = fields.Integer()
+    author = fields.Function(lambda c: c.author.username)
+    body = fields.String()
+    created_at = fields.DateTime()
+
+
+class AttachmentSchema(Schema):
+    attachment_id = fields.Integer(attribute="id")
+    filename = fields.String()
+    size = fields.Integer()
+    content_type = fields.String()
+    created_at = fields.DateTime()
+
+
 class CancelSchema(Schema):
     reason = fields.String(load_default="", validate=validate.Length(max=500))
 

@@ -12,7 +12,7 @@ from engine.bpmn import runtime, serializer
 from engine.catalog import reads as catalog
 from engine.catalog import texts
 from engine.db import begin_write, db, utcnow, write_unit
-from engine.errors import InvalidInput, NotFound, ProcessFailed
+from engine.errors import InvalidInput, ProcessFailed
 from engine.identity.models import User
 from engine.instances import access, attachments, intake, store
 from engine.instances.models import (
@@ -78,7 +78,6 @@ def start_instance(
 
 
 def complete_task(
-    instance_id: int,
     task_id: str,
     data: dict,
     *,
@@ -89,18 +88,18 @@ def complete_task(
     """Complete an open user step with its form's data; the request moves on.
 
     Raises:
-        NotFound: unknown instance or task.
+        NotFound: unknown task.
         Forbidden: the task is not the user's or their groups'.
         Conflict: the task is closed, claimed by someone else, or the instance changed meanwhile.
         InvalidInput: the step's form refuses the data.
     """
-    task = _task_of(instance_id, task_id, user)
+    task = _task_of(task_id, user)
     version = task.instance.process_version
     step = catalog.steps(version).get(task.bpmn_id)
     clean = intake.take(version, task.form_key, data, step=step, problems=problems)
     begin_write()
-    task = _task_of(instance_id, task_id, user)  # again, under the write lock
-    instance = store.lock_instance(instance_id)
+    task = _task_of(task_id, user)  # again, under the write lock
+    instance = store.lock_instance(task.instance_id)
     workflow = store.load_workflow(instance)
     failure = None
     try:
@@ -118,10 +117,8 @@ def complete_task(
     return store.save(instance, workflow, dispatch, failure=failure)
 
 
-def _task_of(instance_id: int, task_id: str, user: User) -> HumanTask:
+def _task_of(task_id: str, user: User) -> HumanTask:
     task = access.get_task(task_id)
-    if task.instance_id != instance_id:
-        raise NotFound(f"task {task_id} in instance {instance_id}")
     access.check_can_work(user, task)
     access.check_open_for(user, task)
     return task

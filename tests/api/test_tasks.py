@@ -1,5 +1,6 @@
 """Inbox: who sees a task, who may complete it, claims, form validation, and a real race."""
 
+import io
 import threading
 
 from sqlalchemy import func, select
@@ -275,3 +276,39 @@ def test_two_members_completing_the_same_task_at_once_one_wins(app, as_user):
     winner_id = scalar(app, select(User.id).filter_by(username=winner))
     assert task_state(app, task["task_id"]) == ("completed", None, winner_id)
     assert len(app.extensions["flowdesk"].dispatch.job_ids) == 1  # create_accounts, once
+
+
+def test_the_api_comments_reassigns_and_uploads_as_the_web_does(app, as_user):
+    hr, it = as_user("hr"), as_user("it_agent")
+    instance = start_onboarding(hr)
+    said = hr.post(f"/api/v1/instances/{instance['id']}/comments", json={"body": "Thanks!"})
+    assert said.status_code == 201 and said.get_json()["author"] == "hr"
+    assert [c["body"] for c in it.get(f"/api/v1/instances/{instance['id']}/comments").get_json()]
+    assert (
+        as_user("requester").get(f"/api/v1/instances/{instance['id']}/comments").status_code == 404
+    )
+    empty = hr.post(f"/api/v1/instances/{instance['id']}/comments", json={"body": ""})
+    assert_problem(empty, 422, "invalid_input")
+
+    task = open_task(instance, "manager_approval")["task_id"]
+    moved = as_user("manager").post(f"/api/v1/tasks/{task}/reassign", json={"assignee": "manager"})
+    assert moved.status_code == 200 and moved.get_json()["assignee"] == "manager"
+    stranger = as_user("manager").post(f"/api/v1/tasks/{task}/reassign", json={"assignee": "hr"})
+    assert_problem(stranger, 422, "invalid_input")
+
+    pdf = b"%PDF-1.4\n%%EOF\n"
+    uploaded = hr.post(
+        "/api/v1/instances/attachments",
+        data={"file": (io.BytesIO(pdf), "plan.pdf", "application/pdf")},
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 201, uploaded.get_json()
+    assert uploaded.get_json()["filename"] == "plan.pdf"
+    refused = hr.post(
+        "/api/v1/instances/attachments",
+        data={"file": (io.BytesIO(b"MZ"), "tool.exe", "application/x-msdownload")},
+        content_type="multipart/form-data",
+    )
+    assert assert_problem(refused, 422, "invalid_input")["errors"] == {
+        "file": ["This type of file is not accepted."]
+    }
