@@ -17,6 +17,7 @@ from engine.identity import reads as identity
 from engine.identity.roles import AGENT_ROLES, CONSOLE_ROLES
 from engine.instances import access, reads
 from engine.instances import service as instances
+from engine.instances.models import OPEN_JOBS
 
 blp = Blueprint("console", __name__, url_prefix="/console")
 add_error_pages(blp)
@@ -89,9 +90,21 @@ def failed():
         }
         for instance in items
     ]
+    retried = [
+        {
+            "event": event,
+            "job": job,
+            "instance": job.instance,
+            "name": present.step_name(catalog.steps(job.instance.process_version), job.bpmn_id),
+        }
+        for event, job in automation_reads.recently_retried()
+    ]
     return render_template(
         "console/failed.html",
         rows=rows,
+        retried=retried,
+        waiting=any(r["job"].status in OPEN_JOBS for r in retried),
+        job_labels=present.JOB_LABELS,
         total=total,
         page=page_number(),
         pages=reads.pages(total, PAGE_SIZE),
@@ -126,7 +139,9 @@ def _failed_job(job) -> dict:
 def retry(job_id):
     try:
         automation.retry_failed_step(job_id, user=me(), dispatch=dispatcher())
-        flash(_("The step will run again."), "success")
+        flash(
+            _("The step is queued to run again; its result shows below when it comes."), "success"
+        )
     except Conflict:
         flash(_("This step is no longer failed."), "error")
     return _back()
@@ -143,7 +158,9 @@ def correct(job_id):
     }
     try:
         automation.correct_failed_step(job_id, changes, user=me(), dispatch=dispatcher())
-        flash(_("The corrected step will run again."), "success")
+        flash(
+            _("The corrected step will run again; its result shows below when it comes."), "success"
+        )
     except InvalidInput as exc:
         problems = formview.messages(exc, lang())
         text = "; ".join(f"{name}: {' '.join(items)}" for name, items in problems.items())

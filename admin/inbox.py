@@ -56,7 +56,7 @@ def index():
         total=total,
         counts=inbox_counts(user),
         scope=scope,
-        due=due,
+        due_filter=due,
         sort=sort,
         offering=offering,
         query=search,

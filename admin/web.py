@@ -405,9 +405,12 @@ def login():
     if request.method == "POST":
         user = identity.user_for_password(username, request.form.get("password", ""))
         if user is not None:
+            chosen = session.get("lang") if session.get("lang_chosen") else None
             session.clear()
             session.permanent = True
             login_user(Account(user))
+            if chosen in LANGS and chosen != user.locale:  # picked on the sign-in page: it wins
+                identity_service.set_locale(user.id, chosen)
             return redirect(safe_next(request.args.get("next")) or url_for("portal.catalog"))
         error = _("Wrong username or password.")
     elif current_user.is_authenticated:
@@ -417,8 +420,10 @@ def login():
 
 @blp.post("/logout")
 def logout():
+    spoken = lang()
     logout_user()
     session.clear()
+    session["lang"] = spoken  # the sign-in page that follows speaks the same language
     flash(_("You have signed out."), "info")
     return redirect(url_for("web.login"))
 
@@ -430,7 +435,9 @@ def language():
     if choice not in LANGS:
         abort(400)
     session["lang"] = choice
-    if current_user.is_authenticated and current_user.user.locale != choice:
+    if not current_user.is_authenticated:
+        session["lang_chosen"] = True  # kept for the user at sign-in
+    elif current_user.user.locale != choice:
         identity_service.set_locale(current_user.user.id, choice)
     return redirect(safe_next(request.form.get("next")) or url_for("web.home"))
 

@@ -18,6 +18,14 @@ from sqlalchemy.orm import Session
 db = SQLAlchemy(session_options={"expire_on_commit": False})
 
 
+MAX_ROW_ID = 2**31 - 1  # an Integer primary key on PostgreSQL; SQLite's are wider
+
+
+def is_row_id(value) -> bool:
+    """A value that can be a row's id: anything else (too long, negative) is simply not found."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ROW_ID
+
+
 def utcnow() -> datetime:
     """Now in UTC, naive: every timestamp column holds naive UTC."""
     return datetime.now(UTC).replace(tzinfo=None)  # stored naive, always UTC

@@ -55,6 +55,17 @@
     select.addEventListener("change", function () { select.form.requestSubmit(); });
   });
 
+  // A section that waits for a result (a retried step) reloads the page until it is there,
+  // unless the person is typing in a form.
+  var waiting = document.querySelector("[data-refresh]");
+  if (waiting) {
+    var seconds = Math.max(parseInt(waiting.getAttribute("data-refresh"), 10) || 3, 2);
+    window.setTimeout(function () {
+      var active = document.activeElement;
+      if (!active || !active.closest("form")) window.location.reload();
+    }, seconds * 1000);
+  }
+
   // After a failed submit, move focus to the list of problems.
   var summary = document.getElementById("error-summary");
   if (summary) summary.focus();

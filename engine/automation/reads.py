@@ -1,20 +1,25 @@
 """Reading automated work: failed steps and what they read, and counts for monitoring."""
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from engine.bpmn import runtime
 from engine.catalog import reads as catalog
-from engine.db import db, utcnow
+from engine.db import db, is_row_id, utcnow
 from engine.errors import NotFound
 from engine.instances import store
 from engine.instances.models import (
     FAILURE_EVENTS,
+    EventKind,
     InstanceEvent,
     InstanceStatus,
     Job,
     JobStatus,
     ProcessInstance,
 )
+
+RETRY_EVENTS = (EventKind.STEP_RETRIED, EventKind.STEP_CORRECTED)
 
 
 def failed_steps_query(*, offering=None, operation=None, error=None):
@@ -41,7 +46,7 @@ def failed_step_ids(*, limit: int, **filters) -> list[int]:
 
 def instance_of(job_id: int) -> int | None:
     """The request a job belongs to, or None for an unknown job."""
-    if not 0 < job_id < 2**63:
+    if not is_row_id(job_id):
         return None
     return db.session.scalar(select(Job.instance_id).where(Job.id == job_id))
 
@@ -83,6 +88,37 @@ def last_failures(instance_ids: list[int]) -> dict[int, InstanceEvent]:
         )
         for row in rows:
             found[row.instance_id] = row
+    return found
+
+
+def recently_retried(*, hours: float = 24, limit: int = 20) -> list[tuple[InstanceEvent, Job]]:
+    """Steps an operator retried or corrected lately, newest first, with their job as it is now.
+
+    What the failed-steps page shows after a retry: queued or running (the result is coming),
+    done, or failed again.
+    """
+    since = utcnow() - timedelta(hours=hours)
+    events = list(
+        db.session.scalars(
+            select(InstanceEvent)
+            .where(InstanceEvent.kind.in_(RETRY_EVENTS), InstanceEvent.created_at >= since)
+            .order_by(InstanceEvent.id.desc())
+            .limit(limit)
+        )
+    )
+    found, seen = [], set()
+    for event in events:
+        if (event.instance_id, event.bpmn_id) in seen:
+            continue
+        seen.add((event.instance_id, event.bpmn_id))
+        job = db.session.scalar(
+            select(Job)
+            .filter_by(instance_id=event.instance_id, bpmn_id=event.bpmn_id)
+            .order_by(Job.id.desc())
+            .limit(1)
+        )
+        if job is not None:
+            found.append((event, job))
     return found
 
 
@@ -144,7 +180,7 @@ def operational_counts() -> dict:
 
 def job(job_id: int) -> Job:
     """Raises NotFound for an unknown job."""
-    found = db.session.get(Job, job_id) if 0 < job_id < 2**63 else None
+    found = db.session.get(Job, job_id) if is_row_id(job_id) else None
     if found is None:
         raise NotFound(f"job {job_id}")
     return found

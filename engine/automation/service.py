@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from engine.automation.models import SchedulerLease
 from engine.bpmn import runtime
 from engine.catalog import reads as catalog
-from engine.db import db, utcnow, write_unit
+from engine.db import db, is_row_id, utcnow, write_unit
 from engine.errors import (
     BusinessError,
     Conflict,
@@ -119,7 +119,7 @@ def _apply_result(job, instance, result, status, kind, actor, dispatch) -> bool:
 
 def _lock_job(job_id: int) -> tuple[Job | None, ProcessInstance | None]:
     """Lock a job's instance, then the job itself: always in that order (no deadlocks)."""
-    job = db.session.get(Job, job_id) if 0 < job_id < 2**63 else None
+    job = db.session.get(Job, job_id) if is_row_id(job_id) else None
     if job is None:
         return None, None
     instance = store.lock_instance(job.instance_id)

@@ -3,7 +3,7 @@
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from engine.db import db
+from engine.db import db, is_row_id
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.identity import roles
 from engine.identity.models import User
@@ -16,15 +16,10 @@ def visible_instance(user: User, instance_id: int) -> ProcessInstance:
     Raises:
         NotFound: no such instance, or not visible to this user (we do not confirm it exists).
     """
-    instance = db.session.get(ProcessInstance, instance_id) if _is_id(instance_id) else None
+    instance = db.session.get(ProcessInstance, instance_id) if is_row_id(instance_id) else None
     if instance is None or not _may_see(user, instance):
         raise NotFound(f"instance {instance_id}")
     return instance
-
-
-def _is_id(value) -> bool:
-    """A database id: anything else (too long for the column, negative) is simply not found."""
-    return isinstance(value, int) and 0 < value < 2**63
 
 
 def _may_see(user: User, instance: ProcessInstance) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from engine.db import db
+from engine.db import db, is_row_id
 from engine.errors import InvalidInput, NotFound
 from engine.identity.models import User
 from engine.instances.models import Attachment, ProcessInstance
@@ -82,7 +82,7 @@ def link_referenced(data, instance: ProcessInstance, *, user: User) -> None:
         InvalidInput: a file is unknown, not the user's, or belongs to another request.
     """
     for attachment_id in sorted(referenced_ids(data)):
-        row = db.session.get(Attachment, attachment_id) if attachment_id < 2**63 else None
+        row = db.session.get(Attachment, attachment_id) if is_row_id(attachment_id) else None
         if (
             row is None
             or row.instance_id not in (None, instance.id)
@@ -109,7 +109,7 @@ def readable(instance: ProcessInstance, attachment_id: int, *, storage: Path):
     Raises:
         NotFound: unknown, not linked to this request, or its content is missing.
     """
-    row = db.session.get(Attachment, attachment_id) if 0 < attachment_id < 2**63 else None
+    row = db.session.get(Attachment, attachment_id) if is_row_id(attachment_id) else None
     if row is None or row.instance_id != instance.id:
         raise NotFound(f"attachment {attachment_id}")
     path = path_of(storage, row.sha256)

@@ -11,20 +11,10 @@
 //    corrects the username on the failed-steps page and retries; the request goes on.
 // Screenshots of each page go to <artifacts_dir>/<lang>-*.png. Exit code 0 means both passed.
 
-import { mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import { join } from "node:path";
+import { args, main, Session } from "./lib.mjs";
 
-const require = createRequire(import.meta.url);
-const { chromium } = require("playwright-core");
-
-const [base, artifacts, lang] = process.argv.slice(2);
-if (!base || !artifacts || !["en", "zh"].includes(lang)) {
-  console.error("usage: node journeys.mjs <base_url> <artifacts_dir> <en|zh>");
-  process.exit(2);
-}
-mkdirSync(artifacts, { recursive: true });
-
+const session = new Session(args("journeys.mjs"));
+const { base, lang, run } = session;
 const TEXT = {
   en: {
     htmlLang: "en",
@@ -45,7 +35,7 @@ const TEXT = {
     titlePart: "Onboarding Wei",
     instructionsPart: "(Backend engineer, Engineering), starting 2099-06-01 in Shanghai.",
     diagramStep: "Approve onboarding",
-    corrected: "The corrected step will run again.",
+    corrected: "The corrected step will run again",
     resolved: "Failed step corrected and retried",
   },
   zh: {
@@ -67,73 +57,21 @@ const TEXT = {
     titlePart: "入职：",
     instructionsPart: "（Backend engineer，研发）的入职申请：2099-06-01 入职，工作地点 上海。",
     diagramStep: "审批新员工入职",
-    corrected: "已更正，该步骤将重新运行。",
+    corrected: "已更正，该步骤将重新运行",
     resolved: "失败步骤已更正并重试",
   },
-}[lang];
+}[session.lang];
 
-const run = `${Date.now().toString(36)}${lang}`;
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-});
-const problems = [];
+const step = (message) => session.step(message);
+const check = (condition, message) => session.check(condition, message);
+const shot = (name, options) => session.shot(name, options);
+const expectText = (selector, text) => session.expectText(selector, text);
+const openTask = (instanceId, bpmnId) => session.openTask(instanceId, bpmnId);
+const logout = () => session.logout();
 let page;
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-function step(message) {
-  console.log(`[${lang}] ${message}`);
-}
-
-async function shot(name, options = {}) {
-  const path = join(artifacts, `${lang}-${name}.png`);
-  await page.screenshot({ path, fullPage: true, ...options });
-  step(`screenshot ${path}`);
-}
-
-async function newPage(width = 1280, height = 900) {
-  const context = await browser.newContext({ viewport: { width, height }, locale: lang === "zh" ? "zh-CN" : "en-US" });
-  const created = await context.newPage();
-  created.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  created.on("console", (message) => {
-    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
-  });
-  return created;
-}
-
 async function login(username) {
-  page = await newPage();
-  await page.goto(`${base}/login`);
-  await page.fill("#username", username);
-  await page.fill("#password", "demo");
-  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith("/login")), page.click("form button[type=submit]")]);
-  const current = await page.getAttribute("html", "lang");
-  if (current !== TEXT.htmlLang) {
-    await Promise.all([page.waitForLoadState("load"), page.click(`.usermenu button[name=lang][value=${lang}]`)]);
-  }
-  check((await page.getAttribute("html", "lang")) === TEXT.htmlLang, `page language is not ${lang}`);
-  step(`signed in as ${username}`);
-}
-
-async function logout() {
-  await Promise.all([page.waitForURL(/\/login/), page.click(".usermenu form[action$='/logout'] button")]);
-  await page.context().close();
-}
-
-async function expectText(selector, text) {
-  const content = await page.textContent(selector);
-  check(content && content.includes(text), `expected "${text}" in ${selector}, found: ${content && content.trim().slice(0, 300)}`);
-}
-
-async function openTask(instanceId, bpmnId) {
-  await page.goto(`${base}/inbox?q=${encodeURIComponent(`#${instanceId}`)}`);
-  const link = page.locator(`a.list-link[data-task="${bpmnId}"][data-instance="${instanceId}"]`);
-  await link.waitFor({ timeout: 15000 });
-  await Promise.all([page.waitForURL(/\/inbox\/tasks\//), link.click()]);
+  page = await session.login(username);
 }
 
 async function waitForOutcome(url, outcome) {
@@ -270,44 +208,13 @@ async function storeOpening() {
   await logout();
 }
 
-async function submitOnboarding(username) {
-  await page.goto(`${base}/services/new_hire_onboarding`);
-  await page.fill("[name=first_name]", "Li");
-  await page.fill("[name=last_name]", `Na${run}`);
-  await page.fill("[name=username]", username);
-  await page.fill("[name=personal_email]", "li.na@example.com");
-  await page.selectOption("[name=department]", "finance");
-  await page.fill("[name=role]", "Accountant");
-  await page.fill("[name=start_date]", "2099-06-01");
-  await page.check("[name=employment_type][value=employee]");
-  await page.selectOption("[name=location]", "chengdu");
-  await Promise.all([page.waitForURL(/\/requests\/\d+$/), page.click("form[data-form] button.primary")]);
-  return page.url().split("/").pop();
-}
-
 async function correctedStep() {
   const username = `li.${run}`;
-  await login("hr");
-  const first = await submitOnboarding(username);
-  const second = await submitOnboarding(username);  // free at submit: the first has not run yet
-  step(`two onboardings for ${username}: #${first}, #${second}`);
-  await logout();
-
-  await login("manager");
-  for (const id of [first, second]) {
-    await openTask(id, "manager_approval");
-    await Promise.all([page.waitForURL(/\/inbox/), page.click("button.approve")]);
-  }
-  step("manager approved both");
-  await logout();
+  const second = await session.failedAccountStep(username);  // free at submit, taken later
+  step(`the second onboarding for ${username}, #${second}, failed its account step`);
 
   await login("it_agent");
-  const card = page.locator("li.card", { hasText: `#${second}` });
-  for (let attempt = 0; attempt < 60 && (await card.count()) === 0; attempt += 1) {
-    await page.goto(`${base}/console/failed`);
-    if ((await card.count()) === 0) await page.waitForTimeout(500);
-  }
-  check((await card.count()) === 1, `request #${second} did not reach the failed steps`);
+  const card = await session.waitForFailedStep(second);
   await card.locator("summary", { hasText: lang === "zh" ? "更正" : "Correct" }).click();
   const field = card.locator("input[name='data.username']");
   check((await field.inputValue()) === username, "the correction form does not show the username");
@@ -329,25 +236,4 @@ async function correctedStep() {
   await logout();
 }
 
-let failed = false;
-try {
-  await onboarding();
-  await storeOpening();
-  await correctedStep();
-} catch (error) {
-  failed = true;
-  console.error(`[${lang}] FAILED: ${error.message}`);
-  if (page && !page.isClosed()) {
-    console.error(`[${lang}] at ${page.url()}`);
-    await page.screenshot({ path: join(artifacts, `${lang}-failure.png`), fullPage: true }).catch(() => {});
-  }
-}
-await browser.close();
-// A form sent back with errors answers 422, which Chromium logs; that is the expected page.
-const real = problems.filter((p) => !p.includes("favicon") && !p.includes("status of 422"));
-if (real.length) {
-  failed = true;
-  console.error(`[${lang}] browser reported:\n  ${real.join("\n  ")}`);
-}
-console.log(failed ? `[${lang}] journeys failed` : `[${lang}] journeys passed`);
-process.exit(failed ? 1 : 0);
+main(session, "journeys", [onboarding, storeOpening, correctedStep]);

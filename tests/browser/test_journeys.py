@@ -17,6 +17,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).resolve().parent / "journeys.mjs"
+POLISH = Path(__file__).resolve().parent / "polish.mjs"
+POLISHED = (
+    "catalog",
+    "form-errors",
+    "timeline",
+    "my-requests",
+    "inbox",
+    "task",
+    "console",
+    "failed-steps",
+)
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 PLAYWRIGHT = ROOT / "node_modules" / "playwright-core"
@@ -108,18 +119,33 @@ def server(tmp_path_factory):
         log.close()
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_requester_and_approver_journeys(server, lang):
+def _node(script: Path, server: str, lang: str) -> str:
     result = subprocess.run(
-        ["node", str(SCRIPT), server, str(ARTIFACTS), lang],
+        ["node", str(script), server, str(ARTIFACTS), lang],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert f"[{lang}] journeys passed" in result.stdout, output
+    return result.stdout
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_requester_and_approver_journeys(server, lang):
+    stdout = _node(SCRIPT, server, lang)
+    assert f"[{lang}] journeys passed" in stdout, stdout
     for name in SCREENSHOTS:
         shot = ARTIFACTS / f"{lang}-{name}.png"
         assert shot.stat().st_size > 10_000, f"{shot} looks empty"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_day_one_defects_phones_and_accessibility(server, lang):
+    stdout = _node(POLISH, server, lang)
+    assert f"[{lang}] polish passed" in stdout, stdout
+    for size in ("desktop", "phone"):
+        for name in POLISHED:
+            shot = ARTIFACTS / f"{lang}-{size}-{name}.png"
+            assert shot.stat().st_size > 10_000, f"{shot} looks empty"

@@ -57,7 +57,9 @@ def test_retry_runs_the_step_again(app, web, failed):
     assert response.status_code == 302
     drain(app)
     assert instance(app, instance_id).status == "user_input_required"  # laptop step still open
-    assert f"#{instance_id}" not in visible_text(admin.get("/console/failed"))
+    page = admin.get("/console/failed")
+    assert f"/console/jobs/{job_id}/retry" not in text(page)  # no longer failed
+    assert f'data-job="{job_id}" data-state="done"' in text(page)  # and its result is shown
 
 
 def test_skip_goes_on_with_the_given_result(app, web, failed):

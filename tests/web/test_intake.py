@@ -132,7 +132,7 @@ def test_an_agent_corrects_the_data_a_failed_step_reads(app, web, failed_account
     taken = agent.post(f"/console/jobs/{job_id}/correct", {"data.username": "wei.zhang"})
     assert "already taken" in visible_text(agent.get(taken.location))
     fixed = agent.post(f"/console/jobs/{job_id}/correct", {"data.username": "wei.zhang2"})
-    assert "The corrected step will run again." in visible_text(agent.get(fixed.location))
+    assert "The corrected step will run again" in visible_text(agent.get(fixed.location))
 
     drain(app)
     assert instance(app, instance_id).status == "user_input_required"  # the laptop step is open
