@@ -1,7 +1,6 @@
 """Web plumbing: login, CSRF, languages, security headers, error pages, assets; sign-in pages."""
 
 import hashlib
-import hmac
 import logging
 from datetime import UTC, datetime
 from functools import wraps
@@ -60,6 +59,9 @@ VENDOR_FILES = {  # the only files served out of node_modules
     "bpmn-viewer.js": "bpmn-js/dist/bpmn-navigated-viewer.production.min.js",
     "diagram-js.css": "bpmn-js/dist/assets/diagram-js.css",
     "bpmn-js.css": "bpmn-js/dist/assets/bpmn-js.css",
+    "swagger/swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
+    "swagger/swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
+    "swagger/swagger-ui-standalone-preset.js": "swagger-ui-dist/swagger-ui-standalone-preset.js",
 }
 
 
@@ -93,34 +95,32 @@ _TEMPLATE_CACHE = _MemoryBytecodeCache()
 
 
 class Account(UserMixin):
-    """The signed-in person as Flask-Login sees it; `.user` is the engine's User row."""
+    """The signed-in person as Flask-Login sees it: the engine's User and the session's token."""
 
-    def __init__(self, user: User):
-        self.user, self.id = user, user.id
+    def __init__(self, user: User, token: str):
+        self.user, self.id, self.token = user, user.id, token
 
     @property
     def is_active(self) -> bool:
         return bool(self.user.is_active)
 
     def get_id(self) -> str:
-        return f"{self.user.id}:{_stamp(self.user)}"
-
-
-def _stamp(user: User) -> str:
-    """A short fingerprint of the password hash: changing the password ends old sessions."""
-    key = current_app.secret_key.encode()
-    return hmac.new(key, (user.password_hash or "").encode(), hashlib.sha256).hexdigest()[:16]
+        return self.token  # the cookie names a server-side session, ended by signing out
 
 
 @login_manager.user_loader
-def _load_account(value: str):
-    user_id, _sep, stamp = value.partition(":")
-    if not user_id.isdigit():
-        return None
-    user = identity.user(int(user_id))
-    if user is None or not user.is_active or not hmac.compare_digest(stamp, _stamp(user)):
-        return None
-    return Account(user)
+def _load_account(token: str):
+    user = identity.session_user(token)
+    return Account(user, token) if user is not None else None
+
+
+def sign_in_policy() -> identity_service.SignInPolicy:
+    config = current_app.config
+    return identity_service.SignInPolicy(
+        session_hours=float(config["SESSION_HOURS"]),
+        lock_after=int(config["SIGN_IN_LOCK_AFTER"]),
+        lock_minutes=float(config["SIGN_IN_LOCK_MINUTES"]),
+    )
 
 
 def me() -> User:
@@ -331,6 +331,7 @@ ERROR_TEXT = {
     405: (_l("Not allowed"), _l("This action is not available here.")),
     409: (_l("Already changed"), _l("Someone changed this in the meantime. Reload and try again.")),
     413: (_l("Too large"), _l("The upload is too large.")),
+    429: (_l("Too many attempts"), _l("Wait a minute, then try again.")),
     422: (_l("Cannot do that"), _l("The input was not accepted.")),
     500: (_l("Something went wrong"), _l("The error has been logged. Please try again later.")),
     503: (_l("Something went wrong"), _l("The error has been logged. Please try again later.")),
@@ -403,12 +404,18 @@ def login():
     error = None
     username = request.form.get("username", "").strip()
     if request.method == "POST":
-        user = identity.user_for_password(username, request.form.get("password", ""))
-        if user is not None:
+        opened = identity_service.sign_in(
+            username,
+            request.form.get("password", ""),
+            source=request.remote_addr,
+            policy=sign_in_policy(),
+        )
+        if opened is not None:
+            user, token = opened
             chosen = session.get("lang") if session.get("lang_chosen") else None
             session.clear()
             session.permanent = True
-            login_user(Account(user))
+            login_user(Account(user, token))
             if chosen in LANGS and chosen != user.locale:  # picked on the sign-in page: it wins
                 identity_service.set_locale(user.id, chosen)
             return redirect(safe_next(request.args.get("next")) or url_for("portal.catalog"))
@@ -421,6 +428,8 @@ def login():
 @blp.post("/logout")
 def logout():
     spoken = lang()
+    if current_user.is_authenticated:
+        identity_service.sign_out(current_user.token)
     logout_user()
     session.clear()
     session["lang"] = spoken  # the sign-in page that follows speaks the same language
@@ -452,7 +461,7 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-@blp.get("/assets/vendor/<name>")
+@blp.get("/assets/vendor/<path:name>")
 @login_required
 def vendor(name):
     """Serve the bpmn-js viewer from node_modules (installed by `npm ci`)."""

@@ -1,11 +1,15 @@
 """The composition root: create_app() wires settings, database, domains, both front ends, CLI."""
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
+from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
 
 import admin
 from api import cli
@@ -15,6 +19,7 @@ from engine import clock
 from engine.catalog import service as catalog
 from engine.catalog.bundles import ProcessLibrary
 from engine.db import configure_sqlite, db
+from engine.errors import InvalidInput
 from workers.dispatch import make_dispatcher
 from workers.operations import OPERATION_NAMES
 
@@ -55,8 +60,11 @@ def create_app(config: dict | None = None) -> Flask:
         library=ProcessLibrary.load(Path(app.config["PROCESSES_DIR"])), dispatch=None
     )
     app.extensions["flowdesk"].dispatch = make_dispatcher(app)
+    app.before_request(_guard_request)
+    limiter = _limiter(app)  # its check must run before the API's token check
     json_api.register(app)
     admin.register(app)
+    _rate_limits(app, limiter)
     app.after_request(_security_headers)
     cli.register(app)
     return app
@@ -69,6 +77,80 @@ def _security_headers(response):
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+MAX_URL_CHARS = 8192
+MAX_HEADER_BYTES = 32 * 1024
+MAX_JSON_DEPTH = 64
+
+
+def _guard_request() -> None:
+    """Refuse, before anything reads it, input no answer could be built on.
+
+    Too long a URL or too many header bytes (414, 431), NUL characters (PostgreSQL cannot store
+    them) and JSON nested deeper than MAX_JSON_DEPTH (the parser would recurse out of stack).
+    """
+    if len(request.full_path) > MAX_URL_CHARS:
+        raise RequestURITooLarge()
+    if sum(len(k) + len(v) for k, v in request.headers.items()) > MAX_HEADER_BYTES:
+        raise RequestHeaderFieldsTooLarge()
+    texts = [*request.headers.values(), *request.args.values(), request.path]
+    if any("\x00" in value for value in texts):
+        raise InvalidInput("NUL characters are not accepted.", errors={"_request": ["NUL."]})
+    if request.mimetype == "application/json" or request.mimetype.endswith("+json"):
+        body = request.get_data(cache=True)
+        if b"\\u0000" in body or b"\x00" in body:
+            raise InvalidInput("NUL characters are not accepted.", errors={"json": ["NUL."]})
+        if _json_depth(body) > MAX_JSON_DEPTH:
+            raise InvalidInput(f"JSON nested more than {MAX_JSON_DEPTH} deep is not accepted.",
+                               errors={"json": ["Nested too deep."]})  # fmt: skip
+    elif request.method in ("POST", "PUT", "PATCH") and request.form:
+        if any("\x00" in value for values in request.form.listvalues() for value in values):
+            raise InvalidInput("NUL characters are not accepted.", errors={"_form": ["NUL."]})
+
+
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _json_depth(body: bytes) -> int:
+    """The deepest nesting of [ and { in a JSON text, outside strings (no parsing)."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return 0  # cannot be deeper
+    depth = deepest = 0
+    for token in _JSON_TOKENS.finditer(body):
+        mark = token.group()
+        if mark in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif mark in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
+def _limiter(app: Flask) -> Limiter:
+    storage = app.config["RATE_LIMIT_STORAGE"] or app.config["REDIS_URL"] or "memory://"
+    app.config.setdefault("RATELIMIT_STORAGE_URI", storage)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    return Limiter(get_remote_address, app=app)
+
+
+def _rate_limits(app: Flask, limiter: Limiter) -> None:
+    """Failed sign-ins and API calls with a wrong or missing token are limited per address.
+
+    Only failures count (successful calls are not slowed); the storage is Redis when the
+    platform has one, so every web process counts together.
+    """
+    login = app.view_functions["web.login"]
+    app.view_functions["web.login"] = limiter.limit(
+        app.config["SIGN_IN_RATE_LIMIT"], methods=["POST"], deduct_when=_failed
+    )(login)
+    for blueprint in json_api.BLUEPRINTS:
+        limiter.limit(app.config["API_AUTH_RATE_LIMIT"], deduct_when=_failed)(blueprint)
+    app.extensions["flowdesk_limiter"] = limiter
 
 
 def sync_bundled(app: Flask) -> list:

@@ -46,10 +46,17 @@ DEFAULTS = {
     "WEB_TIMEZONE": "Asia/Shanghai",  # how the web pages show times
     "BUSINESS_TIMEZONE": "Asia/Shanghai",  # which day "today" is for forms ("not before today")
     "SESSION_HOURS": 12,
+    "SIGN_IN_LOCK_AFTER": 5,  # wrong passwords in a row that lock an account...
+    "SIGN_IN_LOCK_MINUTES": 15,  # ...for this long
+    "RATE_LIMIT_STORAGE": "",  # empty: Redis at REDIS_URL when set, else per process memory
+    "SIGN_IN_RATE_LIMIT": "20 per minute",  # failed sign-ins per address
+    "API_AUTH_RATE_LIMIT": "60 per minute",  # API calls with a wrong or missing token, per address
     "DEMO": False,  # seeds demo users with well-known tokens; never in production
     "API_TITLE": "FlowDesk API",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/api/v1",
     "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",  # /api/v1/docs, for signed-in users of the web
+    "OPENAPI_SWAGGER_UI_URL": "/assets/vendor/swagger/",  # swagger-ui-dist from npm
 }

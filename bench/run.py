@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the repo, on the path
     sys.path.insert(0, str(ROOT))
 
-from bench import bare, e2e, history, long, scale, stack, storage  # noqa: E402
+from bench import bare, e2e, history, long, sandbox, scale, stack, storage  # noqa: E402
 from bench.scenario import PROCESS_KEY  # noqa: E402
 
-PARTS = ("bare", "e2e", "scale", "history", "long")
+PARTS = ("bare", "e2e", "scale", "history", "long", "sandbox")
 KB = 1024
 MB = 1024 * 1024
 TARGET_RATIO = 0.5  # end to end >= 0.5 x bare with save/load
@@ -441,6 +441,8 @@ def summary(results: dict) -> list[tuple[str, str, str, str, str]]:
     rows += hist_rows
     if not hist_rows:
         rows.append(("inbox top-50 p95, 1M history", "not measured", "<= 50 ms", "-", ""))
+    if "sandbox" in results:
+        rows += sandbox.summary_rows(results["sandbox"])
     if "long" in results:
         rows += long.summary_rows(results["long"])
     else:
@@ -496,6 +498,8 @@ def main(argv=None) -> int:
             results["history"] = history.run(args, log, stop)
         if "long" in parts:
             results["long"] = long.run(args, log)
+        if "sandbox" in parts:
+            results["sandbox"] = sandbox.run(args, log)
     except (KeyboardInterrupt, SystemExit):
         stop.set()
         log("\ninterrupted: stopping the processes")

@@ -30,8 +30,10 @@ def _poll_forever(app, dispatch, interval: float) -> None:
         try:
             poll(app, dispatch, holder=holder)
             _last_poll["at"] = time.monotonic()
-        except Exception:  # the CLI-level guard: log and keep polling
-            log.exception("poller error")
+        except BaseException as exc:  # the poller outlives anything but Ctrl-C
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            log.exception("poller error; polling on")
         time.sleep(interval)
 
 
@@ -92,22 +94,27 @@ def main() -> None:
     _work(app, redis, burst=args.burst)
 
 
-def _work(app, redis: Redis, *, burst: bool) -> None:
-    """Run the RQ loop; when Redis goes away, wait for it and start again.
+def _work(app, redis: Redis, *, burst: bool, worker_class=SimpleWorker) -> None:
+    """Run the RQ loop until a warm shutdown (SIGTERM) or, with --burst, an empty queue.
 
-    Nothing is lost meanwhile: job rows stay in the database and the poller re-sends them.
+    When Redis goes away, wait for it and start again; when the loop ends for any other reason
+    (RQ returns on some errors), say so and start again. Nothing is lost meanwhile: job rows
+    stay in the database and the poller re-sends them.
     """
     delay = 1.0
     while True:
         try:
             redis.ping()
             queue = Queue(app.config["QUEUE_NAME"], connection=redis)
-            SimpleWorker([queue], connection=redis).work(burst=burst, logging_level="INFO")
-            return  # burst done, or a warm shutdown (SIGTERM)
+            worker = worker_class([queue], connection=redis)
+            worker.work(burst=burst, logging_level="INFO")
+            if burst or getattr(worker, "_stop_requested", False):
+                return  # burst done, or a warm shutdown (SIGTERM)
+            log.error("the RQ loop ended without a shutdown; starting it again in %.0f s", delay)
         except RedisError as exc:
             log.warning("Redis unreachable (%s); trying again in %.0f s", exc, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, 30.0)
+        time.sleep(delay)
+        delay = min(delay * 2, 30.0)
 
 
 if __name__ == "__main__":

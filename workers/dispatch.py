@@ -11,12 +11,15 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 from engine.automation import service as automation
 from engine.instances import service as instances
 from workers import jobs
 
 log = logging.getLogger(__name__)
+PURGE_EVERY_SECONDS = 600  # uploads no request took are deleted after a day; look every 10 min
+_last_purge = {"at": 0.0}
 
 
 class RecordingDispatcher:
@@ -99,6 +102,8 @@ class InlineWorker:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self.beat = self.polled = time.monotonic()
+        self.errors = 0
 
     def __call__(self, job_ids: list[int]) -> None:
         with self._cond:
@@ -130,16 +135,36 @@ class InlineWorker:
     def _loop(self) -> None:
         last_poll = 0.0
         while not self._stopping:
-            job_id = self._next_job()
-            if job_id is not None:
-                with self.app.app_context():
-                    try:
+            self.beat = time.monotonic()
+            try:
+                job_id = self._next_job()
+                if job_id is not None:
+                    with self.app.app_context():
                         jobs.execute_job(job_id, config=self.app.config, dispatch=self)
-                    except Exception:  # the job wrapper: outcome is already on the job row
-                        log.exception("job %s crashed the runner", job_id)
-            if time.monotonic() - last_poll >= self.poll_seconds:
-                last_poll = time.monotonic()
-                poll(self.app, self, holder=f"inline-{os.getpid()}")
+                if time.monotonic() - last_poll >= self.poll_seconds:
+                    last_poll = time.monotonic()
+                    poll(self.app, self, holder=f"inline-{os.getpid()}")
+                    self.polled = time.monotonic()
+            except BaseException as exc:  # the job wrapper: the thread outlives any one failure
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                log.exception("the in-process worker caught an error; it goes on")
+                self.errors += 1
+                time.sleep(min(self.poll_seconds, 1.0))
+
+    def health(self) -> list[str]:
+        """What is wrong with the in-process worker: [] when its thread runs and polls."""
+        if self._thread is None:
+            return []  # not started yet (no job so far): nothing to watch
+        problems = []
+        stale = max(30.0, 10 * self.poll_seconds)
+        if not self._thread.is_alive():
+            problems.append("the in-process worker thread has stopped")
+        elif time.monotonic() - self.beat > stale:
+            problems.append("the in-process worker is stuck")
+        elif self.polled and time.monotonic() - self.polled > stale:
+            problems.append("the in-process poller has not polled lately")
+        return problems
 
     def _next_job(self) -> int | None:
         with self._cond:
@@ -181,6 +206,9 @@ def poll(app, dispatch, *, holder: str) -> bool:
             dispatch(due)
         if maybe_lost:
             dispatch.resend(maybe_lost)
+        if time.monotonic() - _last_purge["at"] > PURGE_EVERY_SECONDS:
+            _last_purge["at"] = time.monotonic()
+            instances.purge_unclaimed_uploads(storage=Path(app.config["ATTACHMENTS_DIR"]))
     return True
 
 

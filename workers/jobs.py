@@ -67,7 +67,9 @@ def execute_job(job_id: int, *, config, dispatch, operations=OPERATIONS) -> str:
         return _failed(job, attempt, config, exc.detail, None, transient=False)
     except Unavailable as exc:
         return _failed(job, attempt, config, exc.detail, None, transient=True)
-    except Exception as exc:  # the job wrapper: an unexpected error counts as a failed attempt
+    except BaseException as exc:  # the job wrapper: anything else is a failed attempt
+        if isinstance(exc, KeyboardInterrupt):
+            raise  # the worker is being stopped by hand: the lease brings the job back
         log.exception("instance %s: operation %s raised", job.instance_id, job.operation)
         trace = runtime.format_exception(exc)
         return _failed(job, attempt, config, f"{type(exc).__name__}: {exc}", trace, transient=True)

@@ -1,8 +1,9 @@
 """Health check (public) and the current user."""
 
+from flask import jsonify
 from flask_smorest import Blueprint
 
-from api.v1.context import current_user
+from api.v1.context import current_user, dispatcher
 from api.v1.schemas import UserSchema
 from engine.db import ping
 
@@ -11,8 +12,14 @@ blp = Blueprint("health", __name__, url_prefix="/api/v1", description="Health an
 
 @blp.get("/health")
 def health():
-    """Liveness and database reachability; needs no token."""
+    """Liveness: the database answers, and the in-process worker (when there is one) runs."""
     ping()
+    check = getattr(dispatcher(), "health", None)
+    problems = check() if check else []
+    if problems:
+        response = jsonify({"status": "fail", "problems": problems})
+        response.status_code = 503
+        return response
     return {"status": "ok"}
 
 

@@ -17,14 +17,16 @@ blp = Blueprint("processes", __name__, url_prefix="/api/v1/processes", descripti
 @blp.get("")
 @blp.response(200, VersionSchema(many=True))
 def list_versions():
-    """Every deployed version of every process, newest first."""
+    """Every deployed version of every process, newest first (designers and admins)."""
+    roles.check_deploys(current_user())
     return catalog.versions()
 
 
 @blp.get("/<string:key>/versions/<int:number>")
 @blp.response(200, VersionDetailSchema)
 def get_version(key, number):
-    """One version with its BPMN files and forms."""
+    """One version with its BPMN files and forms (designers and admins)."""
+    roles.check_deploys(current_user())
     return catalog.version(key, number)
 
 
@@ -58,8 +60,29 @@ def _uploaded_files(key: str) -> dict[str, bytes]:
     return {request.args.get("filename", f"{key}.bpmn"): body}
 
 
+BUNDLE_BODY = {
+    "required": True,
+    "description": "One BPMN file as the body, or a bundle's files as multipart 'file' fields "
+    "(.bpmn files and forms as .json)",
+    "content": {
+        "application/xml": {"schema": {"type": "string", "format": "binary"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                },
+                "required": ["file"],
+            }
+        },
+    },
+}
+
+
 @blp.post("/<string:key>/versions")
+@blp.doc(requestBody=BUNDLE_BODY)
 @blp.response(201, VersionSchema)
+@blp.alt_response(200, schema=VersionSchema, description="The same content is deployed already")
 def deploy(key):
     """Deploy a bundle (BPMN and forms): a new version unless unchanged.
 

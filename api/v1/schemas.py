@@ -1,8 +1,22 @@
 """Request and response schemas (marshmallow); the OpenAPI document is generated from them."""
 
+from datetime import UTC
+
 from marshmallow import Schema, fields, validate
 
 from engine.instances.models import InstanceStatus
+
+
+class Timestamp(fields.AwareDateTime):
+    """A time with its UTC offset (the database stores naive UTC)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", default_timezone=UTC, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class ProblemSchema(Schema):
@@ -51,15 +65,23 @@ class OfferingDetailSchema(OfferingSchema):
     start_form_definition = fields.Dict(allow_none=True)
 
 
+FORM_DATA = (
+    "The fields of the form: the start form's for a start (its JSON Schema is "
+    "GET /api/v1/offerings/{key} -> start_form_definition), the step's for a task "
+    "(GET /api/v1/tasks/{task_id} -> form). Files are {'attachment_id': n} from "
+    "POST /api/v1/instances/attachments."
+)
+
+
 class StartInstanceSchema(Schema):
     offering = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    data = fields.Dict(keys=fields.String(), load_default=dict)
+    data = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": FORM_DATA})
     title = fields.String(validate=validate.Length(min=1, max=200))
     business_key = fields.String(validate=validate.Length(min=1, max=120))
 
 
 class CompleteTaskSchema(Schema):
-    data = fields.Dict(keys=fields.String(), load_default=dict)
+    data = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": FORM_DATA})
 
 
 class ReassignSchema(Schema):
@@ -74,7 +96,7 @@ class CommentSchema(Schema):
     id = fields.Integer()
     author = fields.Function(lambda c: c.author.username)
     body = fields.String()
-    created_at = fields.DateTime()
+    created_at = Timestamp()
 
 
 class AttachmentSchema(Schema):
@@ -82,7 +104,7 @@ class AttachmentSchema(Schema):
     filename = fields.String()
     size = fields.Integer()
     content_type = fields.String()
-    created_at = fields.DateTime()
+    created_at = Timestamp()
 
 
 class CancelSchema(Schema):
@@ -101,9 +123,9 @@ class TaskSchema(Schema):
     form_key = fields.String(allow_none=True)
     state = fields.String()
     decision = fields.String(allow_none=True, metadata={"description": "approved or rejected"})
-    created_at = fields.DateTime()
-    due_at = fields.DateTime(allow_none=True)
-    completed_at = fields.DateTime(allow_none=True)
+    created_at = Timestamp()
+    due_at = Timestamp(allow_none=True)
+    completed_at = Timestamp(allow_none=True)
     completed_by = fields.Function(lambda t: t.completed_by.username if t.completed_by else None)
     instance_title = fields.Function(lambda t: t.instance.title)
 
@@ -120,7 +142,7 @@ class EventSchema(Schema):
     actor = fields.Function(lambda e: e.actor.username if e.actor else None)
     bpmn_id = fields.String(allow_none=True)
     payload = fields.Dict()
-    created_at = fields.DateTime()
+    created_at = Timestamp()
 
 
 class InstanceSchema(Schema):
@@ -136,10 +158,10 @@ class InstanceSchema(Schema):
     )
     outcome_reason = fields.String(allow_none=True)
     requested_by = fields.Function(lambda i: i.requested_by.username)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-    completed_at = fields.DateTime(allow_none=True)
-    next_timer_at = fields.DateTime(allow_none=True)
+    created_at = Timestamp()
+    updated_at = Timestamp()
+    completed_at = Timestamp(allow_none=True)
+    next_timer_at = Timestamp(allow_none=True)
 
 
 class InstanceStateSchema(InstanceSchema):
@@ -172,7 +194,7 @@ class VersionSchema(Schema):
     version = fields.Integer()
     content_hash = fields.String()
     is_bundled = fields.Boolean()
-    created_at = fields.DateTime()
+    created_at = Timestamp()
     name = fields.Function(lambda v: v.meta.get("name_en"))
 
 
@@ -215,7 +237,7 @@ class FailedStepSchema(Schema):
     attempts = fields.Integer()
     error = fields.String(allow_none=True)
     traceback = fields.String(allow_none=True)
-    updated_at = fields.DateTime()
+    updated_at = Timestamp()
 
 
 class FailedStepPageSchema(Schema):

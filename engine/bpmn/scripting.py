@@ -9,11 +9,6 @@ they run: one huge integer power is a single opcode the clock cannot interrupt.
 """
 
 import ast
-import resource
-import sys
-import threading
-import time
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
@@ -36,9 +31,15 @@ from RestrictedPython.transformer import RestrictingNodeTransformer
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn.limits import MEMORY_LIMIT, OutOfTime, cpu_limited, memory_capped
+
 SCRIPT_TIME_LIMIT = 2.0  # seconds of the thread's CPU time per script or expression
-SCRIPT_MEMORY_LIMIT = 256 * 2**20  # bytes a running script may add to its process
-MAX_POWER_BITS = 1_000_000  # the largest integer `**` / pow() may build
+SCRIPT_MEMORY_LIMIT = MEMORY_LIMIT  # bytes a running script may add to its process
+MAX_INT_BITS = 250_000  # the largest integer `*`, `<<` and `**` may build (one C call each)
+# Exceptions a script may catch, by name: all below Exception, so none catches the time limit.
+CATCHABLE = ("ArithmeticError", "AssertionError", "AttributeError", "IndexError", "KeyError",
+             "LookupError", "NameError", "OverflowError", "RuntimeError", "StopIteration",
+             "TypeError", "UnicodeError", "ValueError", "ZeroDivisionError")  # fmt: skip
 
 _EXTRA_BUILTINS = (
     "dict",
@@ -64,7 +65,7 @@ _EXTRA_BUILTINS = (
 
 
 class RestrictedScriptError(Exception):
-    """Code rejected by RestrictedPython or stopped by the time limit.
+    """Code rejected by RestrictedPython or stopped by a limit (time, memory, integer size).
 
     A custom class because a bare SyntaxError without `lineno` crashes SpiffWorkflow 3.2.0's
     error reporting.
@@ -77,40 +78,76 @@ def days_before(iso_date: str, days: int, at: str = "09:00", tz: str = "+08:00")
     return datetime.fromisoformat(f"{day.isoformat()}T{at}:00{tz}").isoformat()
 
 
-def _inplacevar(op, x, y):
-    operations = {
-        "+=": lambda a, b: a + b,
-        "-=": lambda a, b: a - b,
-        "*=": lambda a, b: a * b,
-        "/=": lambda a, b: a / b,
-        "//=": lambda a, b: a // b,
-        "%=": lambda a, b: a % b,
-    }
-    if op not in operations:
-        raise RestrictedScriptError(f"operator {op} is not allowed")
-    return operations[op](x, y)
+def _too_big(bits: int, what: str) -> None:
+    if bits > MAX_INT_BITS:
+        raise RestrictedScriptError(f"{what} is too large (more than {MAX_INT_BITS:,} bits)")
+
+
+def _mul(a, b):
+    """`*` for scripts: refuse integer products too large to compute in one step."""
+    if isinstance(a, int) and isinstance(b, int):
+        _too_big(abs(a).bit_length() + abs(b).bit_length(), "the product")
+    return a * b
+
+
+def _lshift(a, b):
+    """`<<` for scripts: refuse shifts that build integers too large."""
+    if isinstance(a, int) and isinstance(b, int) and a and b > 0:
+        _too_big(abs(a).bit_length() + b, "the shifted number")
+    return a << b
 
 
 def _pow(base, exponent, modulus=None):
     """`**` and pow() for scripts: refuse integer powers too large to compute in time."""
     if modulus is None and isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
-        if abs(base) > 1 and exponent * abs(base).bit_length() > MAX_POWER_BITS:
-            raise RestrictedScriptError(
-                f"{base} ** {exponent} is too large (more than {MAX_POWER_BITS:,} bits)"
-            )
+        if abs(base) > 1:
+            _too_big(exponent * abs(base).bit_length(), f"{base} ** {exponent}")
     return pow(base, exponent) if modulus is None else pow(base, exponent, modulus)
 
 
+_INPLACE = {
+    "+=": lambda a, b: a + b,
+    "-=": lambda a, b: a - b,
+    "*=": _mul,
+    "/=": lambda a, b: a / b,
+    "//=": lambda a, b: a // b,
+    "%=": lambda a, b: a % b,
+    "<<=": _lshift,
+    "**=": _pow,
+}
+_GUARDED_BINOPS = {ast.Pow: "_pow_", ast.Mult: "_mul_", ast.LShift: "_lshift_"}
+
+
+def _inplacevar(op, x, y):
+    if op not in _INPLACE:
+        raise RestrictedScriptError(f"operator {op} is not allowed")
+    return _INPLACE[op](x, y)
+
+
 class _Policy(RestrictingNodeTransformer):
-    """RestrictedPython's policy, with `a ** b` compiled as `_pow_(a, b)`."""
+    """RestrictedPython's policy, plus: `**`, `*` and `<<` compile to guarded calls, and an
+    `except` names the exceptions it catches (from CATCHABLE), so nothing catches the limits."""
 
     def visit_BinOp(self, node: ast.BinOp):
         node = self.node_contents_visit(node)
-        if not isinstance(node.op, ast.Pow):
+        guard = _GUARDED_BINOPS.get(type(node.op))
+        if guard is None:
             return node
-        name = ast.copy_location(ast.Name("_pow_", ast.Load()), node)
+        name = ast.copy_location(ast.Name(guard, ast.Load()), node)
         call = ast.Call(func=name, args=[node.left, node.right], keywords=[])
         return ast.copy_location(call, node)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler):
+        names = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
+        for name in names:
+            if not isinstance(name, ast.Name) or name.id not in CATCHABLE:
+                shown = "a bare except" if name is None else f"except {ast.unparse(name)}"
+                self.error(node, f"Line {node.lineno}: {shown} is not allowed; name what to "
+                                 f"catch: {', '.join(CATCHABLE)}")  # fmt: skip
+                return node
+        return self.node_contents_visit(node)
+
+    visit_TryStar = RestrictingNodeTransformer.not_allowed
 
 
 def _builtins() -> dict:
@@ -123,6 +160,10 @@ def _builtins() -> dict:
         builtins[name] = getattr(real, name)
     for name in ("string", "math", "random", "whrandom", "set", "frozenset"):
         builtins.pop(name, None)  # modules and mutable helpers designers do not need
+    for name in [n for n in builtins if n[:1].isupper() and n.endswith(("Error", "Exception",
+                 "Exit", "Interrupt", "Warning"))]:  # fmt: skip
+        if name not in CATCHABLE:
+            builtins.pop(name)  # BaseException, Exception, SystemExit, MemoryError...
     builtins["pow"] = _pow
     return builtins
 
@@ -140,6 +181,8 @@ def script_globals() -> dict:
         "_inplacevar_": _inplacevar,
         "_print_": PrintCollector,
         "_pow_": _pow,
+        "_mul_": _mul,
+        "_lshift_": _lshift,
         "datetime": datetime,
         "timedelta": timedelta,
         "date": date,
@@ -167,72 +210,73 @@ def compile_script(script: str):
 
 
 def _run_limited(run, limit: float):
-    # Opcode tracing, because a one-line `while True: pass` emits no line events.
-    deadline = time.thread_time() + limit
-    ticks = 0
-
-    def tracer(frame, event, arg):
-        nonlocal ticks
-        frame.f_trace_opcodes = True
-        ticks += 1
-        if ticks % 512 == 0 and time.thread_time() > deadline:
-            raise RestrictedScriptError(f"script exceeded the time limit of {limit:g} s of CPU")
-        return tracer
-
-    previous = sys.gettrace()
-    sys.settrace(tracer)
+    """Run designer code under the CPU and memory limits; every way out is an Exception."""
     try:
-        with _memory_capped():
+        with cpu_limited(limit), memory_capped(SCRIPT_MEMORY_LIMIT):
             return run()
+    except OutOfTime as exc:
+        raise RestrictedScriptError(
+            f"script exceeded the time limit of {limit:g} s of CPU"
+        ) from exc
     except MemoryError as exc:
         raise RestrictedScriptError(
             f"script exceeded the memory limit of {SCRIPT_MEMORY_LIMIT // 2**20} MB"
         ) from exc
-    finally:
-        sys.settrace(previous)
+    except RecursionError as exc:
+        raise RestrictedScriptError("script recursed too deeply") from exc
+    except BaseException as exc:  # SystemExit and friends must not leave the sandbox
+        if isinstance(exc, Exception):
+            raise
+        raise RestrictedScriptError(f"script raised {type(exc).__name__}") from exc
 
 
-_CAP_LOCK = threading.Lock()
-_cap = {"scripts": 0, "saved": None}  # scripts running in this process; the limit before them
+MAX_DATA_CHARS = 1_000_000  # the text a request's data may hold, all strings together
+MAX_DATA_DEPTH = 64
+MAX_STORED_INT_BITS = 14_000  # JSON writes integers of at most 4,300 digits
+_STORABLE = (str, int, float, bool, type(None), list, tuple, dict, datetime, date, timedelta)
 
 
-def _data_bytes() -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmData:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None  # not Linux: no memory cap, the time limit still applies
-    return None
+def check_storable(data: dict) -> None:
+    """Refuse what a script left in the data that cannot be stored as JSON, or is too large.
 
-
-@contextmanager
-def _memory_capped():
-    """Lower RLIMIT_DATA to the process's use plus SCRIPT_MEMORY_LIMIT while scripts run.
-
-    The limit is per process: threads share it, so it is set by the first running script and
-    restored by the last. An allocation beyond it raises MemoryError in the script.
+    Raises:
+        RestrictedScriptError: naming the variable (a generator, a complex number, NaN...).
     """
-    with _CAP_LOCK:
-        if _cap["scripts"] == 0:
-            used = _data_bytes()
-            _cap["saved"] = resource.getrlimit(resource.RLIMIT_DATA) if used else None
-            if _cap["saved"]:
-                soft, hard = _cap["saved"]
-                cap = used + SCRIPT_MEMORY_LIMIT
-                for bound in (soft, hard):
-                    if bound != resource.RLIM_INFINITY:
-                        cap = min(cap, bound)
-                resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
-        _cap["scripts"] += 1
-    try:
-        yield
-    finally:
-        with _CAP_LOCK:
-            _cap["scripts"] -= 1
-            if _cap["scripts"] == 0 and _cap["saved"]:
-                resource.setrlimit(resource.RLIMIT_DATA, _cap["saved"])
+    budget = [MAX_DATA_CHARS]
+    for name, value in data.items():
+        problem = _unstorable(value, budget, 0)
+        if problem:
+            raise RestrictedScriptError(f"'{name}' cannot be stored: {problem}")
+
+
+def _unstorable(value, budget: list, depth: int) -> str | None:
+    if depth > MAX_DATA_DEPTH:
+        return f"nested more than {MAX_DATA_DEPTH} deep"
+    if not isinstance(value, _STORABLE):
+        return f"a {type(value).__name__} is not data (text, numbers, lists, objects)"
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return "not a finite number"
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value).bit_length() > MAX_STORED_INT_BITS:
+            return "a number too large to store"
+    if isinstance(value, str):
+        budget[0] -= len(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return "an object whose keys are not text"
+            budget[0] -= len(key)
+            problem = _unstorable(item, budget, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, list | tuple):
+        for item in value:
+            problem = _unstorable(item, budget, depth + 1)
+            if problem:
+                return problem
+    if budget[0] < 0:
+        return f"the data would hold more than {MAX_DATA_CHARS:,} characters"
+    return None
 
 
 class RestrictedEnvironment(TaskDataEnvironment):
@@ -260,6 +304,7 @@ class RestrictedEnvironment(TaskDataEnvironment):
             self._remove_globals_and_functions_from_context(context, external_context)
             for key in [k for k in context if k.startswith("_")]:
                 context.pop(key, None)  # _print and friends: not task data
+        check_storable(context)
         return True
 
 

@@ -1,6 +1,7 @@
 """Every check a bundle passes before it is published, in one list (API, CLI, designer, sync)."""
 
 from engine.bpmn.specs import describe_steps
+from engine.catalog import texts
 from engine.catalog.bundles import Bundle, form_file_name
 from engine.lookups import LOOKUPS
 
@@ -20,8 +21,16 @@ def problems(bundle: Bundle, *, operations: frozenset[str] | set[str]) -> list[d
             if lookup is not None and lookup not in LOOKUPS:
                 message = f"field '{field}' names an unknown lookup '{lookup}'"
                 found.append(_problem(form_file_name(key), key, message))
+    for name in ("title_template", "title_template_zh"):
+        message = texts.check(process.meta[name]) if process.meta.get(name) else None
+        if message:
+            found.append(_problem(None, bundle.key, f"{name}: {message}"))
     for step in describe_steps(process.spec, process.subprocess_specs, process.meta):
         found.extend(_decision_problems(step, bundle.forms))
+        for lang, template in step.instructions.items():
+            message = texts.check(template)
+            if message:
+                found.append(_problem(None, step.bpmn_id, f"instructions ({lang}): {message}"))
     return found
 
 

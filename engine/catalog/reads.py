@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from engine.bpmn import serializer
 from engine.bpmn.specs import StepSpec, describe_steps
 from engine.catalog.models import Category, ProcessVersion
-from engine.db import db
+from engine.db import db, is_row_id
 from engine.errors import NotFound
 from forms.camunda import from_camunda
 from forms.model import Form, from_definition
@@ -76,6 +76,8 @@ def latest_all() -> list[ProcessVersion]:
 
 def version(key: str, number: int) -> ProcessVersion:
     """Raises NotFound for an unknown offering or version number."""
+    if not is_row_id(number):
+        raise NotFound(f"version {number} of '{key}'")
     found = db.session.scalar(select(ProcessVersion).filter_by(process_key=key, version=number))
     if found is None:
         raise NotFound(f"version {number} of '{key}'")

@@ -2,23 +2,74 @@
 
 Designers write them as Jinja templates in each language (`title_template`, `title_template_zh`,
 a step's instructions and its `instructions_zh`). They are rendered in a sandbox with the request's
-data, choices shown by their labels in the reader's language ("Finance", not `finance`).
+data, choices shown by their labels in the reader's language ("Finance", not `finance`). Each
+render has a CPU budget, a memory cap and an output cap, and big numbers are refused, so a template
+cannot hold a page or a start; a template that fails shows as written. Deployment refuses a
+template that does not compile or is too long.
 """
 
 import logging
 import re
 
 from jinja2 import TemplateError
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from engine.bpmn.limits import OutOfTime, cpu_limited, memory_capped
 from engine.catalog.models import ProcessVersion
 from engine.catalog.reads import Step, forms_of, offering
 from forms.fields import labelled
 
 log = logging.getLogger(__name__)
 LANGS = ("en", "zh")
-_TEXTS = SandboxedEnvironment(autoescape=False)  # plain text; pages escape when they render it
+MAX_TEMPLATE_CHARS = 2000  # what a designer may write
+MAX_TEXT_CHARS = 4000  # what a render may produce
+MAX_NUMBER_BITS = 10_000
+TEMPLATE_CPU_SECONDS = 0.25
+_RENDER_ERRORS = (TemplateError, ArithmeticError, AttributeError, LookupError, TypeError,
+                  ValueError, MemoryError, RecursionError, OutOfTime)  # fmt: skip
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox, with `**` and `*` refused when they would build something huge."""
+
+    intercepted_binops = frozenset(["**", "*"])
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" and _ints(left, right) and right > 0 and abs(left) > 1:
+            _bound(right * abs(left).bit_length() > MAX_NUMBER_BITS)
+        if operator == "*":
+            if _ints(left, right):
+                _bound(abs(left).bit_length() + abs(right).bit_length() > MAX_NUMBER_BITS)
+            elif isinstance(right, int) and hasattr(left, "__len__"):
+                _bound(len(left) * right > MAX_TEXT_CHARS)
+            elif isinstance(left, int) and hasattr(right, "__len__"):
+                _bound(len(right) * left > MAX_TEXT_CHARS)
+        return super().call_binop(context, operator, left, right)
+
+
+def _ints(*values) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
+def _bound(too_big: bool) -> None:
+    if too_big:
+        raise SecurityError("the template builds something too large")
+
+
+_TEXTS = _Sandbox(autoescape=False)  # plain text; pages escape when they render it
+
+
+def check(template: str) -> str | None:
+    """Why a designer's template cannot be deployed, or None when it can."""
+    if len(template) > MAX_TEMPLATE_CHARS:
+        return f"the template is longer than {MAX_TEMPLATE_CHARS} characters"
+    try:
+        _TEXTS.from_string(template)
+    except TemplateError as exc:
+        return f"the template does not compile: {exc}"
+    return None
 
 
 def labelled_data(version: ProcessVersion, data: dict, lang: str) -> dict:
@@ -50,9 +101,16 @@ def render(template: str, version: ProcessVersion, data: dict, lang: str) -> str
         "full_name": lambda given, family: full_name(given, family, lang),
     }
     try:
-        return _TEXTS.from_string(template).render(**context)
-    except TemplateError as exc:  # a designer's template error must not hide the request
-        log.warning("template of %s v%s failed: %s", version.process_key, version.version, exc)
+        with cpu_limited(TEMPLATE_CPU_SECONDS), memory_capped():
+            size, pieces = 0, []
+            for piece in _TEXTS.from_string(template[:MAX_TEMPLATE_CHARS]).generate(**context):
+                size += len(piece)
+                pieces.append(piece)
+                if size > MAX_TEXT_CHARS:
+                    break
+        return "".join(pieces)[:MAX_TEXT_CHARS]
+    except _RENDER_ERRORS as exc:  # a designer's template must not hide or break the request
+        log.warning("template of %s v%s failed: %r", version.process_key, version.version, exc)
         return None
 
 

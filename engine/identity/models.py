@@ -21,6 +21,8 @@ class User(db.Model):
     manager_id = db.Column(db.ForeignKey("user_account.id"), nullable=True)
     password_hash = db.Column(db.String(255), nullable=True)
     is_active = db.Column(db.Boolean, nullable=False, default=True)
+    failed_sign_ins = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    locked_until = db.Column(db.DateTime, nullable=True)  # too many wrong passwords
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     groups = db.relationship("Group", secondary=group_member, back_populates="members")
 
@@ -57,4 +59,19 @@ class ApiToken(db.Model):
     )  # sha256 hex, never the token
     name = db.Column(db.String(80), nullable=False, default="default")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    user = db.relationship("User")
+
+
+class UserSession(db.Model):
+    """A signed-in web session, kept on the server: signing out or a new password ends it."""
+
+    __tablename__ = "user_session"
+    id = db.Column(db.String(64), primary_key=True)  # sha256 of the random token in the cookie
+    user_id = db.Column(
+        db.ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    expires_at = db.Column(db.DateTime, nullable=False)
+    revoked_at = db.Column(db.DateTime, nullable=True)
+    source = db.Column(db.String(64), nullable=True)  # the address it was opened from
     user = db.relationship("User")

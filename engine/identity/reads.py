@@ -4,10 +4,10 @@ import functools
 import hashlib
 
 from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
-from engine.db import db
-from engine.identity.models import ApiToken, Group, User
+from engine.db import db, utcnow
+from engine.identity.models import ApiToken, Group, User, UserSession
 
 
 def hash_token(token: str) -> str:
@@ -23,7 +23,7 @@ def user_for_token(token: str) -> User | None:
 
 
 @functools.cache
-def _dummy_hash() -> str:
+def dummy_hash() -> str:
     """A hash to check unknown users' passwords against (same time as a real check).
 
     Made on first use, not at import: scrypt takes 32 MiB for a moment, which every process
@@ -32,14 +32,12 @@ def _dummy_hash() -> str:
     return generate_password_hash("not a password")
 
 
-def user_for_password(username: str, password: str) -> User | None:
-    """The active user with this username and password, or None (same cost either way)."""
-    user = db.session.scalar(select(User).filter_by(username=username)) if username else None
-    stored = user.password_hash if user is not None and user.password_hash else None
-    valid = check_password_hash(stored or _dummy_hash(), password)
-    if user is None or stored is None or not valid or not user.is_active:
+def session_user(token: str) -> User | None:
+    """The active user of an open, unexpired web session, or None."""
+    row = db.session.get(UserSession, hash_token(token)) if token else None
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         return None
-    return user
+    return row.user if row.user.is_active else None
 
 
 def user(user_id: int) -> User | None:

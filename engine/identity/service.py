@@ -1,15 +1,17 @@
 """Units of work on identities: users, tokens, languages, and the demo directory of people."""
 
 import secrets
+from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select
-from werkzeug.security import generate_password_hash
+from sqlalchemy import select, update
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine.db import db, write_unit
+from engine.db import begin_write, db, utcnow, write_unit
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import demo
-from engine.identity.models import ApiToken, Group, User
-from engine.identity.reads import hash_token
+from engine.identity.models import ApiToken, Group, User, UserSession
+from engine.identity.reads import dummy_hash, hash_token
 from engine.identity.roles import ROLES
 
 LANGUAGES = ("zh", "en")
@@ -108,3 +110,70 @@ def seed_demo() -> list[str]:
         created.append(username)
     db.session.commit()
     return created
+
+
+@dataclass(frozen=True)
+class SignInPolicy:
+    """How long a web session lasts, and how many wrong passwords lock an account for how long."""
+
+    session_hours: float = 12
+    lock_after: int = 5
+    lock_minutes: float = 15
+
+
+def sign_in(username: str, password: str, *, source: str | None,
+            policy: SignInPolicy) -> tuple[User, str] | None:  # fmt: skip
+    """Check a password and open a server-side session; (user, session token) or None.
+
+    Wrong passwords count; `lock_after` of them in a row lock the account for `lock_minutes`
+    (the answer is the same either way, and costs the same). The password is checked before the
+    write lock is taken: hashing is slow on purpose.
+    """
+    user = db.session.scalar(select(User).filter_by(username=username)) if username else None
+    stored = user.password_hash if user is not None and user.password_hash else None
+    valid = check_password_hash(stored or dummy_hash(), password)
+    now = utcnow()
+    if user is None or stored is None:
+        db.session.rollback()
+        return None
+    locked = user.locked_until is not None and user.locked_until > now
+    begin_write()
+    user = db.session.get(User, user.id)
+    if locked or not valid or not user.is_active:
+        if not locked and not valid:
+            user.failed_sign_ins += 1
+            if user.failed_sign_ins >= policy.lock_after:
+                user.locked_until = now + timedelta(minutes=policy.lock_minutes)
+                user.failed_sign_ins = 0
+        db.session.commit()
+        return None
+    user.failed_sign_ins, user.locked_until = 0, None
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        UserSession(id=hash_token(token), user_id=user.id, source=(source or "")[:64] or None,
+                    expires_at=now + timedelta(hours=policy.session_hours))
+    )  # fmt: skip
+    db.session.commit()
+    return user, token
+
+
+@write_unit
+def sign_out(token: str) -> None:
+    """End a web session on the server: its cookie no longer signs anyone in."""
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.id == hash_token(token), UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    db.session.commit()
+
+
+@write_unit
+def end_sessions(user_id: int) -> None:
+    """End every web session of a user (a new password, a deactivation)."""
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    db.session.commit()

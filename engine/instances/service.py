@@ -5,6 +5,7 @@ the commit, so a worker always finds the row it was sent for.
 """
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -306,3 +307,34 @@ def upload_attachment(
     db.session.add(row)
     db.session.commit()
     return row
+
+
+UPLOAD_KEPT_HOURS = (
+    24  # an upload no request took is the uploader's for this long (a re-shown form)
+)
+
+
+@write_unit
+def purge_unclaimed_uploads(*, storage, older_than_hours: float = UPLOAD_KEPT_HOURS) -> int:
+    """Delete uploads no request linked in time, and their files when nothing else has them."""
+    cutoff = utcnow() - timedelta(hours=older_than_hours)
+    stale = list(
+        db.session.scalars(
+            select(Attachment).where(
+                Attachment.instance_id.is_(None), Attachment.created_at < cutoff
+            )
+        )
+    )
+    digests = {row.sha256 for row in stale}
+    for row in stale:
+        db.session.delete(row)
+    db.session.flush()
+    kept = (
+        set(db.session.scalars(select(Attachment.sha256).where(Attachment.sha256.in_(digests))))
+        if digests
+        else set()
+    )
+    db.session.commit()
+    for digest in digests - kept:
+        attachments.path_of(storage, digest).unlink(missing_ok=True)
+    return len(stale)

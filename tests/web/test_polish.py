@@ -114,3 +114,14 @@ def test_a_skipped_step_shows_as_resolved_on_the_requesters_timeline(app, web):
 
     assert 'data-state="error"' not in text(page)
     assert 'data-state="resolved"' in text(page) and "Failed step skipped" in visible_text(page)
+
+
+def test_signed_in_people_browse_the_api_documentation(web, client_of):
+    hr = web("hr")
+    page = hr.get("/api/v1/docs")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in text(page)
+    bundle = hr.get("/assets/vendor/swagger/swagger-ui-bundle.js")
+    assert bundle.status_code == 200
+    bundle.close()
+    assert hr.get("/api/v1/openapi.json").get_json()["info"]["title"] == "FlowDesk API"
+    assert client_of.get("/api/v1/docs").status_code == 401  # not signed in
