@@ -165,14 +165,14 @@ def pick(texts, fallback: str = "") -> str:
 
 
 def init_app(app) -> None:
-    relaxed = bool(app.config.get("DEMO") or app.config.get("TESTING") or app.debug)
+    secure = _secure_cookies(app.config)
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=not relaxed,
+        SESSION_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        REMEMBER_COOKIE_SECURE=not relaxed,
+        REMEMBER_COOKIE_SECURE=secure,
         PERMANENT_SESSION_LIFETIME=int(app.config["SESSION_HOURS"]) * 3600,
         WTF_CSRF_CHECK_DEFAULT=False,  # checked below for every path outside /api/
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
@@ -206,6 +206,18 @@ def init_app(app) -> None:
     app.extensions["flowdesk_web"] = {"assets": _asset_versions()}
 
 
+def _secure_cookies(config) -> bool:
+    """SECURE_COOKIES: true, false, or auto (Secure unless in demo, testing or debug mode)."""
+    value = config.get("SECURE_COOKIES", "auto")
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return not (config.get("DEMO") or config.get("TESTING") or config.get("DEBUG"))
+    if isinstance(value, str):
+        if value.strip().lower() not in ("1", "true", "yes", "0", "false", "no"):
+            raise ValueError(f"FLOWDESK_SECURE_COOKIES must be auto, true or false, not {value!r}")
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
+
+
 def _check_csrf():
     """CSRF on every state-changing request outside /api/ (the API uses bearer tokens)."""
     if not request.path.startswith("/api/"):
@@ -218,8 +230,6 @@ def _web_headers(response):
     response.headers["Content-Security-Policy"] = CSP
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    if current_app.config["SESSION_COOKIE_SECURE"]:
-        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     if request.endpoint in ("web.static", "web.vendor") and request.args.get("v"):
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     response.vary.add("Cookie")

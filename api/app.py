@@ -5,11 +5,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import admin
 from api import cli
@@ -43,6 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_prefixed_env("FLOWDESK")
     app.config.from_mapping(config or {})
     _check_secret(app)
+    _behind_proxy(app)
     clock.set_zone(app.config["BUSINESS_TIMEZONE"])
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
@@ -70,8 +72,30 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+def _behind_proxy(app: Flask) -> None:
+    """Trust X-Forwarded-* from PROXY_HOPS reverse proxies (the client address, https, host).
+
+    Only as many hops as are configured: a client's own X-Forwarded-For is never believed, so
+    rate limits, lock-outs and the audit trail see the address the nearest trusted proxy saw.
+    """
+    try:
+        hops = int(app.config["PROXY_HOPS"])
+    except (TypeError, ValueError):
+        value = app.config["PROXY_HOPS"]
+        raise ValueError(f"FLOWDESK_PROXY_HOPS must be a whole number, not {value!r}") from None
+    if hops < 0:
+        raise ValueError("FLOWDESK_PROXY_HOPS must not be negative")
+    if hops:
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
+
+
 def _security_headers(response):
     """Headers for every answer, API and web (the web adds its CSP in admin/web.py)."""
+    hsts = int(current_app.config["HSTS_SECONDS"])
+    if hsts > 0 and request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts}")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -46,6 +46,10 @@ DEFAULTS = {
     "WEB_TIMEZONE": "Asia/Shanghai",  # how the web pages show times
     "BUSINESS_TIMEZONE": "Asia/Shanghai",  # which day "today" is for forms ("not before today")
     "SESSION_HOURS": 12,
+    "PROXY_HOPS": 0,  # reverse proxies in front that set X-Forwarded-For/-Proto/-Host/-Port/-Prefix
+    "SECURE_COOKIES": "auto",  # auto: Secure cookies unless DEMO or TESTING; true; false
+    "HSTS_SECONDS": 31536000,  # Strict-Transport-Security on answers over HTTPS; 0: none
+    "WORKER_HEALTH_ADDRESS": "",  # a worker's /health and /metrics: [HOST:]PORT[-PORT]; empty: none
     "SIGN_IN_LOCK_AFTER": 5,  # wrong passwords in a row that lock an account...
     "SIGN_IN_LOCK_MINUTES": 15,  # ...for this long
     "RATE_LIMIT_STORAGE": "",  # empty: Redis at REDIS_URL when set, else per process memory

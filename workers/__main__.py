@@ -5,6 +5,7 @@ current job finish (RQ's warm shutdown); a job cut short by SIGKILL runs again a
 """
 
 import argparse
+import errno
 import json
 import logging
 import threading
@@ -37,7 +38,13 @@ def _poll_forever(app, dispatch, interval: float) -> None:
         time.sleep(interval)
 
 
-def _serve_health(port: int, redis: Redis, interval: float) -> None:
+def _serve_health(host: str, ports: range, redis: Redis, interval: float, *, poller: bool):
+    """Serve /health and /metrics on HOST:PORT, or on the first free port of HOST:FIRST-LAST.
+
+    A range lets several workers on one host share one configuration: each takes the next free
+    port and logs it. Returns the bound (host, port); raises SystemExit when nothing is free.
+    """
+
     class Health(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's naming
             if self.path == "/metrics":
@@ -48,7 +55,7 @@ def _serve_health(port: int, redis: Redis, interval: float) -> None:
                     redis.ping()
                 except RedisError as exc:
                     problems.append(f"redis: {exc}")
-                if time.monotonic() - _last_poll["at"] > max(30.0, 10 * interval):
+                if poller and time.monotonic() - _last_poll["at"] > max(30.0, 10 * interval):
                     problems.append("poller stalled")
                 status = 503 if problems else 200
                 body = json.dumps({"status": "fail" if problems else "ok", "problems": problems})
@@ -63,15 +70,57 @@ def _serve_health(port: int, redis: Redis, interval: float) -> None:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("0.0.0.0", port), Health)
-    threading.Thread(target=server.serve_forever, daemon=True, name="health").start()
+    for port in ports:
+        try:
+            server = _HealthServer((host, port), Health)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise SystemExit(
+                    f"worker health server: cannot bind {host}:{port}: {exc}"
+                ) from None
+            continue
+        threading.Thread(target=server.serve_forever, daemon=True, name="health").start()
+        bound = server.server_address[:2]
+        log.info("health and metrics on http://%s:%s/health", *bound)
+        return bound
+    raise SystemExit(
+        f"worker health server: every port {ports.start}-{ports.stop - 1} of {host} is in use"
+    )
+
+
+class _HealthServer(ThreadingHTTPServer):
+    allow_reuse_address = True  # rebinding after a restart; a port in use still fails (Linux)
+    allow_reuse_port = False  # a port another worker holds must fail to bind, not be shared
+    daemon_threads = True
+
+
+def parse_health_address(address: str) -> tuple[str, range]:
+    """'9100', ':9100', '0.0.0.0:9100', '[::1]:9100' or a range '127.0.0.1:9100-9109'."""
+    host, _, ports = address.strip().rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    first, dash, last = ports.partition("-")
+    try:
+        first, last = int(first), int(last if dash else first)
+    except ValueError:
+        raise SystemExit(
+            f"worker health address {address!r}: expected [HOST:]PORT or [HOST:]PORT-PORT"
+        ) from None
+    if not 0 < first <= last < 65536:
+        raise SystemExit(f"worker health address {address!r}: ports must be 1-65535, low to high")
+    return host, range(first, last + 1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__)
     parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     parser.add_argument("--no-poller", action="store_true", help="do not fire timers here")
-    parser.add_argument("--health-port", type=int, default=0, help="serve /health and /metrics")
+    parser.add_argument(
+        "--health",
+        metavar="[HOST:]PORT[-PORT]",
+        help="serve /health and /metrics there (default FLOWDESK_WORKER_HEALTH_ADDRESS; "
+        "HOST defaults to 127.0.0.1; a port range lets workers on one host share it)",
+    )
+    parser.add_argument("--health-port", help=argparse.SUPPRESS)  # the old spelling
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("spiff").setLevel(logging.WARNING)  # one line per task state change
@@ -80,6 +129,8 @@ def main() -> None:
         parser.error(
             "FLOWDESK_REDIS_URL is not set (without Redis, `make run` runs jobs in-process)"
         )
+    address = args.health or args.health_port or app.config["WORKER_HEALTH_ADDRESS"]
+    health = parse_health_address(str(address)) if address else None
     jobs.set_worker_app(app)
     sync_bundled(app)
     dispatch = app.extensions["flowdesk"].dispatch
@@ -89,8 +140,8 @@ def main() -> None:
             target=_poll_forever, args=(app, dispatch, interval), daemon=True, name="poller"
         ).start()
     redis = Redis.from_url(app.config["REDIS_URL"])
-    if args.health_port:
-        _serve_health(args.health_port, redis, interval)
+    if health:
+        _serve_health(*health, redis, interval, poller=not args.no_poller)
     _work(app, redis, burst=args.burst)
 
 
