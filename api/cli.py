@@ -14,11 +14,13 @@ from flask import current_app
 from flask.cli import AppGroup
 from werkzeug.serving import run_simple
 
+from api import demo as demo_requests
 from engine.catalog import service as catalog
 from engine.catalog.bundles import read_folder
 from engine.errors import PlatformError
 from engine.identity import demo
 from engine.identity import service as identity
+from workers.jobs import execute_job
 
 
 @click.group("flowdesk", cls=AppGroup)
@@ -58,14 +60,31 @@ def sync():
 
 
 @group.command("seed-demo")
-def seed_demo():
-    """Create demo groups and users with well-known tokens `demo-<username>` (demo only)."""
+@click.option(
+    "--requests/--no-requests",
+    "with_requests",
+    default=True,
+    show_default=True,
+    help="also create demo requests (only into a database without any)",
+)
+def seed_demo(with_requests):
+    """Demo groups, users with well-known tokens `demo-<username>`, and requests (demo only)."""
     identity.seed_demo()
+    requests = []
+    if with_requests:
+        flowdesk = current_app.extensions["flowdesk"]
+        catalog.sync_library(flowdesk.library, operations=flowdesk.operations)
+        config = current_app.config
+        requests = demo_requests.seed_requests(
+            lambda job_id, dispatch: execute_job(job_id, config=config, dispatch=dispatch)
+        )
     click.echo(
         "demo users: "
         + ", ".join(u[0] for u in demo.USERS)
         + f" (API token: demo-<username>, password: {demo.PASSWORD})"
     )
+    if requests:
+        click.echo(f"demo requests: {len(requests)} (#{requests[0]}-#{requests[-1]})")
 
 
 @group.command("create-user")

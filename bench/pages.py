@@ -66,7 +66,7 @@ def make_app(folder: Path):
     with app.app_context():
         db.create_all()
         sync_bundled(app)
-        result = app.test_cli_runner().invoke(args=["flowdesk", "seed-demo"])
+        result = app.test_cli_runner().invoke(args=["flowdesk", "seed-demo", "--no-requests"])
         assert result.exit_code == 0, result.output
         db.session.remove()
     return app

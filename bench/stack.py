@@ -89,7 +89,11 @@ class Stack:
         )
         self._wait_redis()
         flask = [str(VENV_BIN / "flask"), "--app", "wsgi"]
-        for step in (["db", "upgrade"], ["flowdesk", "sync"], ["flowdesk", "seed-demo"]):
+        for step in (
+            ["db", "upgrade"],
+            ["flowdesk", "sync"],
+            ["flowdesk", "seed-demo", "--no-requests"],
+        ):
             t0 = time.perf_counter()
             self._run(flask + step)
             log(f"  flask {' '.join(step)}: {time.perf_counter() - t0:.1f} s")

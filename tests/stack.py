@@ -507,7 +507,11 @@ def redis_url(redis_server):
 
 
 def _build_template(database_url: str) -> None:
-    for args in (["db", "upgrade"], ["flowdesk", "sync"], ["flowdesk", "seed-demo"]):
+    for args in (
+        ["db", "upgrade"],
+        ["flowdesk", "sync"],
+        ["flowdesk", "seed-demo", "--no-requests"],
+    ):
         run_cli(database_url, *args)
 
 

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TIERS = ("unit", "long", "api", "web", "integration", "faults", "browser")
-ON_POSTGRESQL = ("api", "integration", "faults")
+TIERS = ("unit", "long", "api", "web", "contract", "integration", "faults", "browser")
+ON_POSTGRESQL = ("api", "contract", "integration", "faults")
 
 
 def _run(name: str, command: list[str], env: dict | None = None) -> tuple[str, bool, float]:

@@ -13,11 +13,17 @@ from api.v1 import (
     instances,
     metrics,
     offerings,
+    openapi,
     processes,
     tasks,
 )
 from api.v1.schemas import ProblemSchema
 
+DESCRIPTION = (
+    "Every call but GET /health needs `Authorization: Bearer <token>`. Errors are RFC 9457 "
+    "problem+json. Text containing NUL characters (U+0000) is refused with 422 anywhere: "
+    "PostgreSQL cannot store it. Identifiers above 2147483647 are never found (404)."
+)
 _SECURITY = {"bearer": {"type": "http", "scheme": "bearer"}}
 BLUEPRINTS = (
     health.blp,
@@ -54,8 +60,14 @@ def register(app) -> None:
     """Register the API's blueprints, token authentication and problem+json errors."""
     api = _Api(
         app,
-        spec_kwargs={"components": {"securitySchemes": _SECURITY}, "security": [{"bearer": []}]},
+        spec_kwargs={
+            "components": {"securitySchemes": _SECURITY},
+            "security": [{"bearer": []}],
+            "marshmallow_plugin": openapi.marshmallow_plugin(),
+            "info": {"description": DESCRIPTION},
+        },
     )
+    openapi.register(app, api)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.before_request(auth.authenticate)

@@ -2,6 +2,7 @@
 
 from flask_smorest import Blueprint
 
+from api.v1 import openapi
 from api.v1.context import current_user, dispatcher
 from api.v1.schemas import (
     CorrectionSchema,
@@ -10,6 +11,7 @@ from api.v1.schemas import (
     FailedStepOutcomeSchema,
     FailedStepPageSchema,
     FailedStepSchema,
+    SkipFailedStepsSchema,
 )
 from engine.automation import reads as automation_reads
 from engine.automation import service as automation
@@ -25,6 +27,10 @@ MAX_BULK = 1000
 
 
 @blp.get("")
+@blp.doc(
+    operationId="listFailedSteps",
+    **openapi.links(200, correctFailedStep={"job_id": "$response.body#/items/0/id"}),
+)
 @blp.arguments(FailedStepListArgs, location="query")
 @blp.response(200, FailedStepPageSchema)
 def list_failed_steps(args):
@@ -48,6 +54,7 @@ def _targets(args) -> list[int]:
 
 
 @blp.post("/retry")
+@blp.doc(operationId="retryFailedSteps")
 @blp.arguments(FailedStepActionSchema)
 @blp.response(200, FailedStepOutcomeSchema(many=True))
 def retry(args):
@@ -61,14 +68,13 @@ def retry(args):
 
 
 @blp.post("/skip")
-@blp.arguments(FailedStepActionSchema)
+@blp.doc(operationId="skipFailedSteps")
+@blp.arguments(SkipFailedStepsSchema)
 @blp.response(200, FailedStepOutcomeSchema(many=True))
 def skip(args):
     """Resolve failed steps with a result supplied by the operator; the requests move on."""
     user = current_user()
     roles.check_handles_failed_steps(user)
-    if "result" not in args:
-        raise InvalidInput("Give the 'result' to use.", errors={"result": ["Required."]})
     return automation.for_each(
         _targets(args),
         lambda i: automation.skip_failed_step(i, args["result"], user=user, dispatch=dispatcher()),
@@ -76,6 +82,7 @@ def skip(args):
 
 
 @blp.post("/cancel")
+@blp.doc(operationId="cancelFailedSteps")
 @blp.arguments(FailedStepActionSchema)
 @blp.response(200, FailedStepOutcomeSchema(many=True))
 def cancel(args):
@@ -93,6 +100,7 @@ def cancel(args):
 
 
 @blp.post("/<int:job_id>/correct")
+@blp.doc(operationId="correctFailedStep")
 @blp.arguments(CorrectionSchema)
 @blp.response(200, FailedStepSchema)
 def correct(args, job_id):

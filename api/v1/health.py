@@ -4,13 +4,24 @@ from flask import jsonify
 from flask_smorest import Blueprint
 
 from api.v1.context import current_user, dispatcher
-from api.v1.schemas import UserSchema
+from api.v1.schemas import HealthSchema, UserSchema
 from engine.db import ping
 
 blp = Blueprint("health", __name__, url_prefix="/api/v1", description="Health and identity")
 
 
 @blp.get("/health")
+@blp.doc(
+    operationId="getHealth",
+    security=[],
+    responses={
+        "503": {
+            "description": "A part is down: the database, or the in-process worker",
+            "content": {"application/json": {"schema": HealthSchema}},
+        }
+    },
+)
+@blp.response(200, HealthSchema)
 def health():
     """Liveness: the database answers, and the in-process worker (when there is one) runs."""
     ping()
@@ -24,6 +35,7 @@ def health():
 
 
 @blp.get("/me")
+@blp.doc(operationId="getMe")
 @blp.response(200, UserSchema)
 def me():
     """Who the token belongs to: roles and groups."""

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from flask import current_app, request
 from flask_smorest import Blueprint
 
+from api.v1 import openapi
 from api.v1.context import current_user, dispatcher
 from api.v1.schemas import (
     AttachmentSchema,
@@ -21,6 +22,18 @@ from api.v1.schemas import (
 from engine.errors import InvalidInput
 from engine.instances import access, attachments, reads, service
 
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        }
+    },
+}
 UNUSED_COLUMNS = {"workflow_json"}  # deferred, and not in any answer: never loaded for one
 blp = Blueprint("instances", __name__, url_prefix="/api/v1/instances", description="Requests")
 
@@ -50,6 +63,7 @@ def detail(instance) -> SimpleNamespace:
 
 
 @blp.post("")
+@blp.doc(operationId="startInstance", **openapi.instance_links(201, ""))
 @blp.arguments(StartInstanceSchema)
 @blp.response(201, InstanceStateSchema)
 def start(args):
@@ -66,6 +80,7 @@ def start(args):
 
 
 @blp.get("")
+@blp.doc(operationId="listInstances", **openapi.instance_links(200, "/items/0"))
 @blp.arguments(InstanceListArgs, location="query")
 @blp.response(200, InstancePageSchema)
 def list_instances(args):
@@ -81,6 +96,7 @@ def list_instances(args):
 
 
 @blp.get("/<int:instance_id>")
+@blp.doc(operationId="getInstance")
 @blp.response(200, InstanceDetailSchema)
 def get_instance(instance_id):
     """One request with its open tasks, data and history."""
@@ -88,6 +104,7 @@ def get_instance(instance_id):
 
 
 @blp.post("/<int:instance_id>/cancel")
+@blp.doc(operationId="cancelInstance")
 @blp.arguments(CancelSchema)
 @blp.response(200, InstanceDetailSchema)
 def cancel(args, instance_id):
@@ -97,6 +114,7 @@ def cancel(args, instance_id):
 
 
 @blp.get("/<int:instance_id>/comments")
+@blp.doc(operationId="listComments")
 @blp.response(200, CommentSchema(many=True))
 def list_comments(instance_id):
     """The comments on a request, oldest first."""
@@ -105,6 +123,7 @@ def list_comments(instance_id):
 
 
 @blp.post("/<int:instance_id>/comments")
+@blp.doc(operationId="addComment")
 @blp.arguments(NewCommentSchema)
 @blp.response(201, CommentSchema)
 def add_comment(args, instance_id):
@@ -113,6 +132,7 @@ def add_comment(args, instance_id):
 
 
 @blp.get("/<int:instance_id>/attachments")
+@blp.doc(operationId="listAttachments")
 @blp.response(200, AttachmentSchema(many=True))
 def list_attachments(instance_id):
     """The files linked to a request."""
@@ -121,6 +141,7 @@ def list_attachments(instance_id):
 
 
 @blp.post("/attachments")
+@blp.doc(operationId="uploadAttachment", requestBody=UPLOAD_BODY)
 @blp.response(201, AttachmentSchema)
 def upload():
     """Upload a file (multipart field 'file'); put the answer into a form's file field."""

@@ -14,6 +14,15 @@ blp = Blueprint("metrics", __name__, url_prefix="/api/v1", description="Monitori
 
 
 @blp.get("/metrics")
+@blp.doc(
+    operationId="getMetrics",
+    responses={
+        "200": {
+            "description": "Prometheus text exposition format 0.0.4",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def metrics():
     """Requests and jobs by status, open failed steps, due timers, queue depth."""
     roles.check_handles_failed_steps(current_user())

@@ -2,6 +2,7 @@
 
 from flask_smorest import Blueprint
 
+from api.v1 import openapi
 from api.v1.schemas import CategorySchema, OfferingDetailSchema, OfferingSchema
 from engine.catalog import reads as catalog
 
@@ -11,6 +12,9 @@ blp = Blueprint(
 
 
 @blp.get("")
+@blp.doc(
+    operationId="listOfferings", **openapi.links(200, getOffering={"key": "$response.body#/0/key"})
+)
 @blp.response(200, OfferingSchema(many=True))
 def list_offerings():
     """List the catalog: the newest version of every offering."""
@@ -18,13 +22,15 @@ def list_offerings():
 
 
 @blp.get("/categories")
+@blp.doc(operationId="listCategories")
 @blp.response(200, CategorySchema(many=True))
 def list_categories():
     """The catalog's business scenarios, in page order."""
     return catalog.categories()
 
 
-@blp.get("/<string:key>")
+@blp.get("/<offering_key:key>")
+@blp.doc(operationId="getOffering")
 @blp.response(200, OfferingDetailSchema)
 def get_offering(key):
     """One offering with its start form definition."""

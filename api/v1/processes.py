@@ -3,6 +3,7 @@
 from flask import request
 from flask_smorest import Blueprint
 
+from api.v1 import openapi
 from api.v1.context import current_user, operation_names
 from api.v1.schemas import VersionDetailSchema, VersionSchema
 from engine.catalog import reads as catalog
@@ -15,6 +16,16 @@ blp = Blueprint("processes", __name__, url_prefix="/api/v1/processes", descripti
 
 
 @blp.get("")
+@blp.doc(
+    operationId="listProcessVersions",
+    **openapi.links(
+        200,
+        getProcessVersion={
+            "key": "$response.body#/0/process_key",
+            "number": "$response.body#/0/version",
+        },
+    ),
+)
 @blp.response(200, VersionSchema(many=True))
 def list_versions():
     """Every deployed version of every process, newest first (designers and admins)."""
@@ -22,7 +33,8 @@ def list_versions():
     return catalog.versions()
 
 
-@blp.get("/<string:key>/versions/<int:number>")
+@blp.get("/<offering_key:key>/versions/<int:number>")
+@blp.doc(operationId="getProcessVersion")
 @blp.response(200, VersionDetailSchema)
 def get_version(key, number):
     """One version with its BPMN files and forms (designers and admins)."""
@@ -79,7 +91,17 @@ BUNDLE_BODY = {
 }
 
 
-@blp.post("/<string:key>/versions")
+@blp.post("/<offering_key:key>/versions")
+@blp.doc(
+    operationId="deployProcess",
+    **openapi.links(
+        201,
+        getProcessVersion={
+            "key": "$response.body#/process_key",
+            "number": "$response.body#/version",
+        },
+    ),
+)
 @blp.doc(requestBody=BUNDLE_BODY)
 @blp.response(201, VersionSchema)
 @blp.alt_response(200, schema=VersionSchema, description="The same content is deployed already")

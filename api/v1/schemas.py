@@ -2,7 +2,7 @@
 
 from datetime import UTC
 
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from engine.instances.models import InstanceStatus
 
@@ -19,13 +19,37 @@ class Timestamp(fields.AwareDateTime):
         return super()._serialize(value, attr, obj, **kwargs)
 
 
+class DeployProblemSchema(Schema):
+    file = fields.String(allow_none=True)
+    line = fields.Integer(allow_none=True)
+    id = fields.String(allow_none=True, metadata={"description": "the BPMN element's id"})
+    message = fields.String()
+
+
 class ProblemSchema(Schema):
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    code = fields.String()
-    detail = fields.String()
-    errors = fields.Dict()
+    """RFC 9457 problem details; like the RFC, other members may be added."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    code = fields.String(required=True, metadata={"description": "stable, for programs"})
+    detail = fields.String(required=True)
+    errors = fields.Dict(
+        keys=fields.String(),
+        metadata={"description": "invalid_input: the messages for each field"},
+    )
+    problems = fields.List(
+        fields.Nested(DeployProblemSchema),
+        metadata={"description": "invalid_process: what is wrong, where in which file"},
+    )
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["ok", "fail"]))
+    problems = fields.List(fields.String())
 
 
 class PageArgs(Schema):
@@ -74,6 +98,24 @@ FORM_DATA = (
 
 
 class StartInstanceSchema(Schema):
+    class Meta:
+        openapi = {
+            "example": {
+                "offering": "new_hire_onboarding",
+                "data": {
+                    "first_name": "Wei",
+                    "last_name": "Zhang",
+                    "username": "wei.zhang",
+                    "personal_email": "wei@example.com",
+                    "department": "engineering",
+                    "role": "Backend engineer",
+                    "start_date": "2099-06-01",
+                    "employment_type": "employee",
+                    "location": "shanghai",
+                },
+            }
+        }
+
     offering = fields.String(required=True, validate=validate.Length(min=1, max=64))
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": FORM_DATA})
     title = fields.String(validate=validate.Length(min=1, max=200))
@@ -248,16 +290,34 @@ class FailedStepPageSchema(Schema):
 
 
 class FailedStepFilterSchema(Schema):
+    class Meta:
+        openapi = {"minProperties": 1}
+
     offering = fields.String(validate=validate.Length(max=64))
     operation = fields.String(validate=validate.Length(max=120))
     error = fields.String(validate=validate.Length(max=200))
 
 
 class FailedStepActionSchema(Schema):
-    ids = fields.List(fields.Integer(), validate=validate.Length(max=1000))
-    filter = fields.Nested(FailedStepFilterSchema)
-    result = fields.Dict(metadata={"description": "skip: the operation's result to use"})
+    """Which failed steps: their `ids`, or a `filter` (one of the two)."""
+
+    class Meta:
+        openapi = {"oneOf": [{"required": ["ids"]}, {"required": ["filter"]}]}
+
+    ids = fields.List(fields.Integer(), validate=validate.Length(min=1, max=1000))
+    filter = fields.Nested(
+        FailedStepFilterSchema,
+        metadata={"description": "every open failed step matching all given parts (up to 1000)"},
+    )
     reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class SkipFailedStepsSchema(FailedStepActionSchema):
+    result = fields.Dict(
+        keys=fields.String(),
+        required=True,
+        metadata={"description": "the operation's result to use instead of running it"},
+    )
 
 
 class FailedStepOutcomeSchema(Schema):

@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 from flask_smorest import Blueprint
 
+from api.v1 import openapi
 from api.v1.context import current_user, dispatcher
 from api.v1.instances import state
 from api.v1.schemas import (
@@ -23,6 +24,7 @@ blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Inbo
 
 
 @blp.get("")
+@blp.doc(operationId="listTasks", **openapi.task_links(200, "/items/0"))
 @blp.arguments(TaskListArgs, location="query")
 @blp.response(200, TaskPageSchema)
 def list_tasks(args):
@@ -33,6 +35,7 @@ def list_tasks(args):
 
 
 @blp.get("/<string:task_id>")
+@blp.doc(operationId="getTask")
 @blp.response(200, TaskDetailSchema)
 def get_task(task_id):
     """One task with its form definition and its instructions in both languages."""
@@ -59,6 +62,7 @@ def get_task(task_id):
 
 
 @blp.post("/<string:task_id>/claim")
+@blp.doc(operationId="claimTask", **openapi.task_links(200, ""))
 @blp.response(200, TaskSchema)
 def claim(task_id):
     """Take a group task for myself."""
@@ -66,6 +70,7 @@ def claim(task_id):
 
 
 @blp.post("/<string:task_id>/unclaim")
+@blp.doc(operationId="unclaimTask", **openapi.task_links(200, ""))
 @blp.response(200, TaskSchema)
 def unclaim(task_id):
     """Give a task back to its group."""
@@ -73,6 +78,7 @@ def unclaim(task_id):
 
 
 @blp.post("/<string:task_id>/reassign")
+@blp.doc(operationId="reassignTask", **openapi.task_links(200, ""))
 @blp.arguments(ReassignSchema)
 @blp.response(200, TaskSchema)
 def reassign(args, task_id):
@@ -81,6 +87,7 @@ def reassign(args, task_id):
 
 
 @blp.post("/<string:task_id>/complete")
+@blp.doc(operationId="completeTask", **openapi.instance_links(202, ""))
 @blp.arguments(CompleteTaskSchema)
 @blp.response(202, InstanceStateSchema)
 def complete(args, task_id):

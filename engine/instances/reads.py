@@ -38,6 +38,10 @@ def page(query, page_number: int, page_size: int) -> tuple[list, int]:
     return list(items), total or 0
 
 
+def any_instance() -> bool:
+    return db.session.scalar(select(ProcessInstance.id).limit(1)) is not None
+
+
 def pages(total: int, page_size: int) -> int:
     """How many pages `total` items fill (at least one)."""
     return max((total + page_size - 1) // page_size, 1)

@@ -63,7 +63,7 @@ def seeded_database(request, tmp_path_factory):
         db.create_all()
         sync_bundled(app)
         # api/cli.py's group is a plain click.Group: its commands bring no app context
-        result = app.test_cli_runner().invoke(args=["flowdesk", "seed-demo"])
+        result = app.test_cli_runner().invoke(args=["flowdesk", "seed-demo", "--no-requests"])
         assert result.exit_code == 0, result.output
         db.session.remove()
         db.engine.dispose()  # the last connection closing checkpoints the WAL into the file

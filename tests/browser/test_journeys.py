@@ -92,7 +92,7 @@ def server(tmp_path_factory):
         "FLOWDESK_REDIS_URL": "",
     }
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
-    for command in (["db", "upgrade"], ["flowdesk", "seed-demo"]):
+    for command in (["db", "upgrade"], ["flowdesk", "seed-demo", "--no-requests"]):
         subprocess.run(
             flask + command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=120
         )

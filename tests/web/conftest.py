@@ -27,7 +27,7 @@ def seeded_db(tmp_path_factory):
     with app.app_context():
         db.create_all()
         sync_bundled(app)
-        result = app.test_cli_runner().invoke(args=["flowdesk", "seed-demo"])
+        result = app.test_cli_runner().invoke(args=["flowdesk", "seed-demo", "--no-requests"])
         assert result.exit_code == 0, result.output
         db.session.remove()
         db.engine.dispose()
