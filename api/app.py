@@ -159,6 +159,14 @@ def _limiter(app: Flask) -> Limiter:
     storage = app.config["RATE_LIMIT_STORAGE"] or app.config["REDIS_URL"] or "memory://"
     app.config.setdefault("RATELIMIT_STORAGE_URI", storage)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # Redis down must not take the web down: count in this process meanwhile, and never let a
+    # storage error reach a request (the database, not Redis, is what must be up).
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    if storage.startswith(("redis://", "rediss://")):
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 2, "socket_connect_timeout": 1}
+        )
     return Limiter(get_remote_address, app=app)
 
 

@@ -44,6 +44,24 @@ def app(tmp_path, seeded_db):
 
 
 @pytest.fixture
+def make_app(tmp_path, seeded_db):
+    """make_app(**settings): another app on its own copy of the seeded database."""
+    apps = []
+
+    def make(**settings):
+        path = tmp_path / f"app{len(apps)}.db"
+        shutil.copyfile(seeded_db, path)
+        app = create_app({**_config(path, tmp_path), **settings})
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
 def web(app):
     """web("hr") is a browser-like client signed in as a demo user, in English unless asked."""
 

@@ -1,31 +1,9 @@
 """Behind a TLS-terminating reverse proxy: forwarded headers are believed only from the configured
 number of hops, cookies are Secure, and answers over HTTPS carry HSTS."""
 
-import shutil
-
 import pytest
 
-from api.app import create_app
-from engine.db import db
-from tests.web.conftest import _config
 from tests.web.support import Web
-
-
-@pytest.fixture
-def make_app(tmp_path, seeded_db):
-    apps = []
-
-    def make(**settings):
-        path = tmp_path / f"proxy{len(apps)}.db"
-        shutil.copyfile(seeded_db, path)
-        app = create_app({**_config(path, tmp_path), **settings})
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        with app.app_context():
-            db.engine.dispose()
 
 
 def _wrong_sign_ins(app, forwarded_for: str, times: int) -> list[int]:

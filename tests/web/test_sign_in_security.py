@@ -3,6 +3,7 @@ that end on the server when the user signs out."""
 
 from markupsafe import escape
 
+from tests.servers import free_port
 from tests.web.support import Web, open_task, text, visible_text
 
 ONBOARDING_OBRIEN = {
@@ -71,3 +72,13 @@ def test_instructions_are_escaped_once(app, web):
 
     assert escape("Sean O'Brien & Sons") in page
     assert "&amp;amp;" not in page and "&amp;#39;" not in page
+
+
+def test_rate_limits_hold_and_nothing_fails_while_their_redis_is_down(make_app):
+    app = make_app(RATE_LIMIT_STORAGE=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens
+    app.config["SIGN_IN_LOCK_AFTER"] = 10**6
+    client = Web(app)
+    answers = [_try(client, f"nobody{n}", "wrong").status_code for n in range(22)]
+    assert answers[:20] == [401] * 20 and set(answers[20:]) == {429}  # counted in memory
+    hr = app.test_client().get("/api/v1/me", headers={"Authorization": "Bearer demo-hr"})
+    assert hr.status_code == 200 and hr.json["username"] == "hr"
