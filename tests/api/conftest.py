@@ -24,10 +24,13 @@ PG_TEMPLATE = "flowdesk_api_template"
 ON_POSTGRESQL = os.environ.get("FLOWDESK_TEST_DB") == "postgresql"
 
 
+_MADE = []  # every app make_app() built during the current test
+
+
 def make_app(database, **config):
-    """The app on a SQLite file (a path) or on a database URL."""
+    """The app on a SQLite file (a path) or on a database URL; its pool is closed after the test."""
     url = database if isinstance(database, str) else f"sqlite:///{database}"
-    return create_app(
+    app = create_app(
         {
             "TESTING": True,
             "DISPATCHER": "record",
@@ -36,6 +39,18 @@ def make_app(database, **config):
             **config,
         }
     )
+    _MADE.append(app)
+    return app
+
+
+def _close_made_apps():
+    """A pool left open leaks its connections; psycopg warns about that when they are collected,
+    which fails whichever later test happens to be running (filterwarnings = error)."""
+    while _MADE:
+        app = _MADE.pop()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -76,6 +91,7 @@ def database(request, tmp_path, seeded_database):
     if ON_POSTGRESQL:
         server, name = session_postgres(request), f"api_{uuid.uuid4().hex[:16]}"
         yield server.create_database(name, template=PG_TEMPLATE)
+        _close_made_apps()
         server.drop_database(name)
         return
     for suffix in ("", "-wal", "-shm"):
@@ -83,15 +99,12 @@ def database(request, tmp_path, seeded_database):
         if source.exists():
             shutil.copyfile(source, tmp_path / (DB_NAME + suffix))
     yield tmp_path / DB_NAME
+    _close_made_apps()
 
 
 @pytest.fixture
 def app(database):
-    app = make_app(database)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    return make_app(database)
 
 
 @pytest.fixture
