@@ -41,6 +41,11 @@ async function fitsThePhone(page, what) {
   });
   check(overflow.scroll <= overflow.width,
     `${what} is ${overflow.scroll} px wide on a ${overflow.width} px phone: ${overflow.wide}`);
+  // the main navigation wraps: a link half off screen reads as if it were not there
+  const clipped = await page.evaluate(() => [...document.querySelectorAll(".mainnav a")]
+    .filter((a) => a.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+    .map((a) => a.textContent.trim()));
+  check(clipped.length === 0, `${what}: main navigation links cut off on a phone: ${clipped}`);
 }
 
 async function axe(page, what) {
