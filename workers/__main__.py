@@ -159,13 +159,19 @@ def _work(app, redis: Redis, *, burst: bool, worker_class=SimpleWorker) -> None:
             queue = Queue(app.config["QUEUE_NAME"], connection=redis)
             worker = worker_class([queue], connection=redis)
             worker.work(burst=burst, logging_level="INFO")
-            if burst or getattr(worker, "_stop_requested", False):
+            if burst or _shutdown_requested(worker):
                 return  # burst done, or a warm shutdown (SIGTERM)
             log.error("the RQ loop ended without a shutdown; starting it again in %.0f s", delay)
         except RedisError as exc:
             log.warning("Redis unreachable (%s); trying again in %.0f s", exc, delay)
         time.sleep(delay)
         delay = min(delay * 2, 30.0)
+
+
+def _shutdown_requested(worker) -> bool:
+    """Whether SIGTERM/SIGINT ended the loop. RQ marks `_stop_requested` only when the signal
+    comes during a job; an idle worker leaves by StopRequested. Both record the date."""
+    return bool(worker._stop_requested or worker._shutdown_requested_date)
 
 
 if __name__ == "__main__":
