@@ -58,6 +58,11 @@ class OpenStep:
     form_key: str | None
     instructions: str | None
     due_in: str | None
+    candidate_groups: tuple[str, ...] = ()  # every group that may work it (Camunda's list)
+    candidate_users: tuple[str, ...] = ()  # usernames that may work it
+    assignee: str | None = None  # the username it is assigned to when it opens
+    priority: int | None = None
+    due_date: str | None = None  # an ISO date-time with offset (Camunda's dueDate)
 
 
 @dataclass(frozen=True)
@@ -142,9 +147,35 @@ def open_steps(workflow: BpmnWorkflow) -> list[OpenStep]:
                 form_key=props.get("form") or None,
                 instructions=spec.extensions.get("instructionsForEndUser"),
                 due_in=props.get("due_in"),
+                candidate_groups=_names(task, props.get("candidate_groups")),
+                candidate_users=_names(task, props.get("candidate_users")),
+                assignee=next(iter(_names(task, props.get("assignee"))), None),
+                priority=_priority(task, props.get("priority")),
+                due_date=next(iter(_names(task, props.get("due_date"))), None),
             )
         )
     return steps
+
+
+def _names(task, text: str | None) -> tuple[str, ...]:
+    """A comma list of literals and `$name`s (read from the task's data) -> the values."""
+    values = []
+    for item in (text or "").split(","):
+        item = item.strip()
+        value = task.data.get(item[1:]) if item.startswith("$") else item
+        if isinstance(value, list | tuple):
+            values.extend(str(v) for v in value if v not in (None, ""))
+        elif value not in (None, ""):
+            values.extend(v.strip() for v in str(value).split(",") if v.strip())
+    return tuple(dict.fromkeys(values))
+
+
+def _priority(task, text: str | None) -> int | None:
+    value = next(iter(_names(task, text)), None)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None  # a camunda:properties "priority" such as "high" is not ours
 
 
 def _candidate_group(task, props: dict) -> str | None:

@@ -20,8 +20,14 @@ from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 
+from engine.bpmn import dialects, structure
 from engine.bpmn.durations import is_duration
-from engine.bpmn.scripting import RestrictedScriptError, compile_expression, compile_script
+from engine.bpmn.scripting import (
+    RestrictedScriptError,
+    compile_expression,
+    compile_script,
+    unavailable_names,
+)
 from engine.errors import InvalidProcess
 
 NS = {
@@ -254,8 +260,13 @@ def content_hash(files: dict[str, bytes]) -> str:
     return digest.hexdigest()
 
 
-def parse_process(key: str, files: dict[str, bytes]) -> ParsedProcess:
-    """Parse and validate the files of one offering whose main process id is `key`.
+def parse_process(
+    key: str, files: dict[str, bytes], *, process_id: str | None = None
+) -> ParsedProcess:
+    """Parse and validate the files of offering `key`, whose main process is `process_id`.
+
+    The process id is any valid BPMN id (`Process_1`, `sid-…`); it defaults to the key.
+    Camunda, Activiti and Flowable extensions are mapped first (engine/bpmn/dialects.py).
 
     Raises:
         InvalidProcess: with extra["problems"], a list of {file, line, id, message}.
@@ -276,14 +287,41 @@ def parse_process(key: str, files: dict[str, bytes]) -> ParsedProcess:
             trees[name] = tree
     if problems:
         raise invalid(key, problems)
+    notes = {}
+    for name, tree in trees.items():
+        found = dialects.translate(name, tree, problems, key=key)
+        notes["initiator_variable"] = notes.get("initiator_variable") or found["initiator_variable"]
+        structure.check(name, tree, problems)
+    structure.check_recursion(trees, problems)
     for name, tree in trees.items():
         _check_model(name, tree, problems)
     if problems:
         raise invalid(key, problems)
-    parsed = _build_specs(key, files, trees, problems)
+    parsed = _build_specs(key, process_id or key, files, trees, problems)
+    if parsed is not None:
+        parsed.meta["process_id"] = process_id or key
+        parsed.meta["initiator_variable"] = notes["initiator_variable"] or _initiator_used(trees)
     if problems:
         raise invalid(key, problems)
     return parsed
+
+
+def main_process_ids(files: dict[str, bytes]) -> list[str]:
+    """The executable processes no call activity of the files calls: what an upload offers.
+
+    Files that cannot be read give none (parse_process reports why).
+    """
+    executable, called = [], set()
+    for content in files.values():
+        try:
+            tree = etree.fromstring(content, _XML_PARSER)
+        except (etree.XMLSyntaxError, ValueError):
+            continue
+        for process in tree.iterfind("bpmn:process", NS):
+            if process.get("isExecutable", "true") != "false" and process.get("id"):
+                executable.append(process.get("id"))
+        called.update(c.get("calledElement") for c in tree.iterfind(".//bpmn:callActivity", NS))
+    return [process_id for process_id in executable if process_id not in called]
 
 
 def _problem(file, line, element_id, message) -> dict:
@@ -362,6 +400,9 @@ def _check_model(name: str, tree, problems: list) -> None:
             _check_code(name, body, script.get("id"), compile_script, problems)
     for cond in tree.iterfind(".//bpmn:conditionExpression", NS):
         _check_code(name, cond, cond.getparent().get("id"), compile_expression, problems)
+    for cond in tree.iterfind(".//bpmn:conditionalEventDefinition/bpmn:condition", NS):
+        owner = cond.getparent().getparent()
+        _check_code(name, cond, owner.get("id"), compile_expression, problems)
     for tag in ("timeDate", "timeDuration", "timeCycle"):
         for expr in tree.iterfind(f".//bpmn:{tag}", NS):
             owner = expr.getparent().getparent()
@@ -449,28 +490,42 @@ def _check_value(name, element, code, element_id, problems, compiler=compile_exp
         compiler(code)
     except (RestrictedScriptError, SyntaxError) as exc:
         problems.append(_problem(name, element.sourceline, element_id, f"{exc}"))
+        return
+    for missing in unavailable_names(code):
+        message = f"'{missing}' is not available in the script sandbox"
+        problems.append(_problem(name, element.sourceline, element_id, message))
 
 
-def _build_specs(key: str, files: dict, trees: dict, problems: list) -> ParsedProcess | None:
+def _initiator_used(trees: dict) -> str | None:
+    """`initiator`, when an assignee names it without a start event's `camunda:initiator`."""
+    for tree in trees.values():
+        for prop in tree.iterfind(".//spiffworkflow:property", NS):
+            if "$initiator" in prop.get("value", "").split(","):
+                return "initiator"
+    return None
+
+
+def _build_specs(
+    key: str, process_id: str, files: dict, trees: dict, problems: list
+) -> ParsedProcess | None:
     parser = FlowDeskParser()  # one parser per deployment: a parser is load-once
     try:
         for name, tree in trees.items():
             parser.add_bpmn_xml(etree.ElementTree(tree), filename=name)
-        if key not in parser.get_process_ids():
+        if process_id not in parser.get_process_ids():
             found = ", ".join(sorted(parser.get_process_ids())) or "none"
-            problems.append(
-                _problem(None, None, key, f"no executable process '{key}' (found: {found})")
-            )
+            message = f"no executable process '{process_id}' (found: {found})"
+            problems.append(_problem(None, None, process_id, message))
             return None
-        spec = parser.get_spec(key)
-        subprocess_specs = parser.get_subprocess_specs(key)
+        spec = parser.get_spec(process_id)
+        subprocess_specs = parser.get_subprocess_specs(process_id)
     except ValidationException as exc:
         problems.append(_validation_problem(exc, trees))
         return None
     except (TypeError, KeyError, AttributeError, ValueError) as exc:  # library traps, see notes
         problems.append(_problem(None, None, None, f"unsupported model: {exc!r}"))
         return None
-    meta = _catalog_meta(trees, key)
+    meta = _catalog_meta(trees, process_id)
     meta["embedded_forms"] = _camunda_forms(trees)
     return ParsedProcess(key, dict(files), spec, subprocess_specs, meta)
 
