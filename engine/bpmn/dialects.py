@@ -122,7 +122,7 @@ def _extension_element(name: str, element, problems: list) -> None:
     local = etree.QName(element).localname
     owner = _owner(element)
     if local in ("executionListener", "taskListener"):
-        _add(problems, name, owner, f"a {local} cannot run in FlowDesk: {WAY_OUT}")
+        _add(problems, name, owner, f"a {local} cannot run in FlowDesk: {WAY_OUT}", at=element)
     elif local == "properties" and _local(element.getparent()) == "extensionElements":
         for prop in element:
             if isinstance(prop.tag, str) and prop.get("name"):
@@ -137,7 +137,7 @@ def _extension_element(name: str, element, problems: list) -> None:
         return  # the children of an element handled above
     elif local not in ("formData", "formField", "value", "validation", "constraint", "property"):
         prefix = DIALECTS[etree.QName(element).namespace]
-        _add(problems, name, owner, f"{prefix}:{local} cannot be mapped to FlowDesk")
+        _add(problems, name, owner, f"{prefix}:{local} cannot be mapped to FlowDesk", at=element)
 
 
 def _user_task(name: str, element, attributes: dict, problems: list, key: str) -> None:
