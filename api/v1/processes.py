@@ -9,7 +9,7 @@ from api.v1.context import current_user, operation_names
 from api.v1.schemas import VersionDetailSchema, VersionSchema
 from engine.catalog import reads as catalog
 from engine.catalog import service
-from engine.catalog.bundles import FORMS_FOLDER, MAX_FILES, is_bpmn
+from engine.catalog.bundles import FORMS_FOLDER, MAX_FILES, is_bpmn, is_dmn
 from engine.catalog.service import KEY_PATTERN, KEY_RULE
 from engine.errors import InvalidInput
 from engine.identity import roles
@@ -55,14 +55,14 @@ def _uploaded_files(default_name: str) -> dict[str, bytes]:
         files = {}
         for upload in uploads:
             name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-            if is_bpmn(name):
+            if is_bpmn(name) or is_dmn(name):
                 files[name] = upload.read()
             elif name.endswith(".json"):
                 files[FORMS_FOLDER + name] = upload.read()
             else:
                 raise InvalidInput(
-                    "Only .bpmn files and forms (.json) are accepted.",
-                    errors={"file": [f"{name!r} is neither a .bpmn file nor a form."]},
+                    "Only .bpmn, .bpmn20.xml and .dmn files and forms (.json) are accepted.",
+                    errors={"file": [f"{name!r} is neither a BPMN or DMN file nor a form."]},
                 )
         return files
     body = request.get_data(cache=False)

@@ -52,11 +52,12 @@ def q(ns: str, tag: str) -> str:
     return f"{{{ns}}}{tag}"
 
 
-def translate(name: str, tree, problems: list, *, key: str) -> dict:
+def translate(name: str, tree, problems: list, *, key: str, decisions: dict) -> dict:
     """Rewrite one parsed file in place; return what the catalog needs to know of it.
 
     Returns {"initiator_variable": name or None}: a start event's `camunda:initiator`, the data
     name that holds the requester's username (`${initiator}` in an assignee).
+    `decisions` maps the bundle's DMN decision ids to their output names.
     """
     found = {"initiator_variable": None}
     for element in list(tree.iter()):
@@ -81,7 +82,9 @@ def translate(name: str, tree, problems: list, *, key: str) -> dict:
                         _set_property(element.getparent(), "start_form", form)
         if tag == "userTask":
             _user_task(name, element, dialect_attributes, problems, key)
-        elif tag in ("serviceTask", "sendTask", "businessRuleTask"):
+        elif tag == "businessRuleTask":
+            _business_rule_task(name, element, dialect_attributes, problems, decisions)
+        elif tag in ("serviceTask", "sendTask"):
             _service_task(name, element, dialect_attributes, problems)
         _refuse_unmapped(name, element, dialect_attributes, problems)
         if tag in ("conditionExpression", "condition"):
@@ -103,7 +106,12 @@ HANDLED = {
     "startEvent": ("formKey",),
     "serviceTask": ("type", "topic", "resultVariable"),
     "sendTask": ("type", "topic", "resultVariable"),
-    "businessRuleTask": ("type", "topic", "resultVariable"),
+    "businessRuleTask": (
+        "decisionRef",
+        "resultVariable",
+        "mapDecisionResult",
+        "decisionRefBinding",
+    ),
 }
 
 
@@ -291,6 +299,52 @@ def _service_task(name: str, element, attributes: dict, problems: list) -> None:
         entry.set("type", "any")
         entry.set("value", value)
     _extensions(element).append(operator)
+
+
+def _business_rule_task(name, element, attributes: dict, problems: list, decisions: dict) -> None:
+    """`camunda:decisionRef` -> `spiffworkflow:calledDecisionId`; its result mapped as Camunda's.
+
+    SpiffWorkflow puts a decision's outputs straight into the data; `camunda:resultVariable`
+    with `mapDecisionResult` (singleEntry, singleResult, resultList) is built from them.
+    """
+    by_name = {etree.QName(k).localname: (k, v) for k, v in attributes.items()}
+    for delegate in DELEGATES:
+        if delegate in by_name:
+            _service_task(name, element, attributes, problems)
+            return
+    spiff = element.find(f"{q(BPMN, 'extensionElements')}/{q(SPIFF, 'calledDecisionId')}")
+    ref = by_name["decisionRef"][1].strip() if "decisionRef" in by_name else None
+    ref = ref or (spiff.text.strip() if spiff is not None and spiff.text else None)
+    if ref is None:
+        _add(problems, name, element, "a business rule task needs a decision (camunda:decisionRef)")
+        return
+    if ref not in decisions:
+        found = ", ".join(sorted(decisions)) or "none"
+        message = f"decision '{ref}' is in no DMN file of the bundle (found: {found})"
+        _add(problems, name, element, message)
+        return
+    if spiff is None:
+        etree.SubElement(_extensions(element), q(SPIFF, "calledDecisionId")).text = ref
+    if "resultVariable" in by_name:
+        _result_variable(name, element, by_name, decisions[ref], problems)
+
+
+def _result_variable(name, element, by_name: dict, outputs: list[str], problems: list) -> None:
+    variable = by_name["resultVariable"][1].strip()
+    mapping = by_name.get("mapDecisionResult", (None, "resultList"))[1]
+    row = "{" + ", ".join(f"{o!r}: {o}" for o in outputs) + "}"
+    values = {
+        "singleEntry": outputs[0] if len(outputs) == 1 else None,
+        "singleResult": row,
+        "resultList": f"[{row}]",
+    }
+    value = values.get(mapping)
+    if not _NAME.match(variable) or value is None:
+        message = f"resultVariable '{variable}' with mapDecisionResult '{mapping}' cannot be mapped"
+        _add(problems, name, element, message)
+        return
+    script = etree.SubElement(_extensions(element), q(SPIFF, "postScript"))
+    script.text = f"{variable} = {value}"
 
 
 def _condition(name: str, element, problems: list) -> None:

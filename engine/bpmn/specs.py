@@ -20,7 +20,7 @@ from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 
-from engine.bpmn import dialects, structure
+from engine.bpmn import dialects, dmn, structure
 from engine.bpmn.durations import is_duration
 from engine.bpmn.scripting import (
     RestrictedScriptError,
@@ -279,17 +279,25 @@ def parse_process(
         )
     if not files:
         raise InvalidProcess("no BPMN file given", problems=[_problem(None, None, None, "no file")])
-    trees = {}
+    trees, decision_trees = {}, {}
     for name, content in files.items():
         tree = _parse_xml(name, content, problems)
-        if tree is not None:
+        if tree is not None and dmn.is_dmn(name):
+            decision_trees[name] = tree
+        elif tree is not None:
             _validate_schema(name, tree, problems)
             trees[name] = tree
     if problems:
         raise invalid(key, problems)
+    decisions = {}
+    for name, tree in decision_trees.items():
+        dmn.translate(name, tree, problems)
+        for decision in tree.iter("{*}decision"):
+            outputs = [o.get("name") for o in decision.iter("{*}output") if o.get("name")]
+            decisions[decision.get("id")] = outputs
     notes = {}
     for name, tree in trees.items():
-        found = dialects.translate(name, tree, problems, key=key)
+        found = dialects.translate(name, tree, problems, key=key, decisions=decisions)
         notes["initiator_variable"] = notes.get("initiator_variable") or found["initiator_variable"]
         structure.check(name, tree, problems)
     structure.check_recursion(trees, problems)
@@ -297,7 +305,7 @@ def parse_process(
         _check_model(name, tree, problems)
     if problems:
         raise invalid(key, problems)
-    parsed = _build_specs(key, process_id or key, files, trees, problems)
+    parsed = _build_specs(key, process_id or key, files, trees, problems, decision_trees)
     if parsed is not None:
         parsed.meta["process_id"] = process_id or key
         parsed.meta["initiator_variable"] = notes["initiator_variable"] or _initiator_used(trees)
@@ -507,10 +515,12 @@ def _initiator_used(trees: dict) -> str | None:
 
 
 def _build_specs(
-    key: str, process_id: str, files: dict, trees: dict, problems: list
+    key: str, process_id: str, files: dict, trees: dict, problems: list, decision_trees: dict
 ) -> ParsedProcess | None:
     parser = FlowDeskParser()  # one parser per deployment: a parser is load-once
     try:
+        for name, tree in decision_trees.items():
+            parser.add_dmn_xml(tree, filename=name)
         for name, tree in trees.items():
             parser.add_bpmn_xml(etree.ElementTree(tree), filename=name)
         if process_id not in parser.get_process_ids():

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.bpmn.dmn import is_dmn
 from engine.bpmn.documents import is_bpmn, to_utf8
 from engine.bpmn.specs import ParsedProcess, invalid, parse_process
 from engine.errors import InvalidProcess
@@ -61,7 +62,11 @@ def bundle_hash(bpmn: dict[str, bytes], forms: dict[str, dict]) -> str:
 
 def read_folder(folder: Path) -> dict[str, bytes]:
     """The files of a bundle folder: `*.bpmn` and `forms/*.json`, by bundle-relative name."""
-    files = {f.name: f.read_bytes() for f in sorted(folder.iterdir()) if is_bpmn(f.name)}
+    files = {
+        f.name: f.read_bytes()
+        for f in sorted(folder.iterdir())
+        if f.is_file() and (is_bpmn(f.name) or is_dmn(f.name))
+    }
     for form in sorted((folder / "forms").glob("*.json")):
         files[FORMS_FOLDER + form.name] = form.read_bytes()
     return files
@@ -82,17 +87,18 @@ def parse_bundle(key: str, files: dict[str, bytes], *, process_id: str | None = 
     problems: list[dict] = []
     bpmn = {}
     for name, data in files.items():
-        if is_bpmn(name):
+        if is_bpmn(name) or is_dmn(name):  # DMN decisions are deployed with the BPMN
             try:
                 bpmn[name] = to_utf8(name, data)
             except InvalidProcess as exc:
                 problems.append(_problem(name, None, exc.detail))
     forms = {}
     for name, data in files.items():
-        if is_bpmn(name):
+        if is_bpmn(name) or is_dmn(name):
             continue
         if not (name.startswith(FORMS_FOLDER) and name.endswith(".json")):
-            problems.append(_problem(name, None, "a bundle holds .bpmn files and forms/*.json"))
+            message = "a bundle holds .bpmn (or .bpmn20.xml) and .dmn files, and forms/*.json"
+            problems.append(_problem(name, None, message))
             continue
         definition = _read_form(key, name, data, problems)
         if definition is not None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.bpmn import documents, runtime
+from engine.bpmn import dmn, documents, runtime
 from engine.bpmn.juel import JuelError, to_python
 from engine.bpmn.specs import parse_process
 from engine.errors import InvalidProcess
@@ -228,3 +228,26 @@ def test_runtime_open_steps_carry_camunda_candidates():
     assert step.candidate_group == "managers"
     assert step.candidate_groups == ("managers",) and step.candidate_users == ("alice",)
     assert step.priority == 5
+
+
+@pytest.mark.parametrize(
+    ("feel", "python"),
+    [
+        ('"A"', '"A"'),
+        ("< 10", "? < 10"),
+        ("[1..5]", "? >= 1 and ? <= 5"),
+        ("]1..5[", "? > 1 and ? < 5"),
+        ("-", ""),
+        ("", ""),
+        ('"A","B"', '(? == "A") or (? == "B")'),
+        ('not("A")', 'not (? == "A")'),
+        ("true", "True"),
+    ],
+)
+def test_dmn_translates_feel_unary_tests(feel, python):
+    assert dmn.unary_test(feel) == python
+
+
+def test_dmn_refuses_feel_outside_the_subset():
+    with pytest.raises(dmn.FeelError):
+        dmn.unary_test('date("2024-01-01")')
