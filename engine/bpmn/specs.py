@@ -319,7 +319,7 @@ def main_process_ids(files: dict[str, bytes]) -> list[str]:
 
     Files that cannot be read give none (parse_process reports why).
     """
-    executable, called = [], set()
+    executable, called, pools = [], set(), {}
     for content in files.values():
         try:
             tree = etree.fromstring(content, _XML_PARSER)
@@ -329,6 +329,14 @@ def main_process_ids(files: dict[str, bytes]) -> list[str]:
             if process.get("isExecutable", "true") != "false" and process.get("id"):
                 executable.append(process.get("id"))
         called.update(c.get("calledElement") for c in tree.iterfind(".//bpmn:callActivity", NS))
+        for collaboration in tree.iterfind("bpmn:collaboration", NS):
+            refs = [p.get("processRef") for p in collaboration.iterfind("bpmn:participant", NS)]
+            pools[collaboration.get("id")] = refs
+    for collaboration_id, refs in pools.items():
+        running = [r for r in refs if r in executable]
+        if len(running) > 1:  # two executable pools run together, as one collaboration
+            called.update(running)
+            executable.append(collaboration_id)
     main = [process_id for process_id in executable if process_id not in called]
     return main or executable  # they all call each other: parse_process names the recursion
 
@@ -523,13 +531,17 @@ def _build_specs(
             parser.add_dmn_xml(tree, filename=name)
         for name, tree in trees.items():
             parser.add_bpmn_xml(etree.ElementTree(tree), filename=name)
-        if process_id not in parser.get_process_ids():
+        parser.find_all_specs()
+        if process_id in parser.collaborations:  # its executable pools run together
+            spec, subprocess_specs = parser.get_collaboration(process_id)
+        elif process_id not in parser.get_process_ids():
             found = ", ".join(sorted(parser.get_process_ids())) or "none"
             message = f"no executable process '{process_id}' (found: {found})"
             problems.append(_problem(None, None, process_id, message))
             return None
-        spec = parser.get_spec(process_id)
-        subprocess_specs = parser.get_subprocess_specs(process_id)
+        else:
+            spec = parser.get_spec(process_id)
+            subprocess_specs = parser.get_subprocess_specs(process_id)
     except ValidationException as exc:
         problems.append(_validation_problem(exc, trees))
         return None
@@ -561,6 +573,9 @@ def _validation_problem(exc: ValidationException, trees: dict) -> dict:
 def _catalog_meta(trees: dict, key: str) -> dict:
     meta = {"name_en": key}
     for tree in trees.values():
+        for collaboration in tree.iterfind("bpmn:collaboration", NS):
+            if collaboration.get("id") == key:
+                meta["name_en"] = collaboration.get("name") or key
         for process in tree.iterfind("bpmn:process", NS):
             if process.get("id") != key:
                 continue
