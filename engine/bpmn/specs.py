@@ -384,7 +384,7 @@ def _validate_schema(name: str, tree, problems: list) -> None:
     if not schema.validate(tree):
         for error in schema.error_log:
             element_id = _id_at_line(tree, error.line)
-            problems.append(_problem(name, error.line, element_id, error.message))
+            problems.append(_problem(name, error.line, element_id, readable(error.message)))
 
 
 def _id_at_line(tree, line: int):
@@ -562,12 +562,47 @@ def _validation_problem(exc: ValidationException, trees: dict) -> dict:
             for call in tree.iterfind(".//bpmn:callActivity", NS):
                 if call.get("calledElement") == missing.group(1):
                     element_id, file_name, line = call.get("id"), name, call.sourceline
-    if element_id and not line:  # 3.2.0 leaves line_number empty for semantic errors
-        for name, tree in trees.items():
-            found = tree.xpath("//*[@id=$id]", id=element_id)
-            if found:
-                file_name, line = file_name or name, found[0].sourceline
-    return _problem(file_name, line, element_id, message)
+    for name, tree in trees.items() if element_id else ():
+        found = tree.xpath("//*[@id=$id]", id=element_id)
+        if found:  # 3.2.0 leaves line_number empty for semantic errors
+            file_name, line = file_name or name, line or found[0].sourceline
+            message = _library_message(message, found[0])
+            break
+    return _problem(file_name, line, element_id, readable(message))
+
+
+_PREFIXES = {uri: prefix for prefix, uri in NS.items()}
+_CLARK = re.compile(r"\{([^}]*)\}([A-Za-z_][\w.-]*)")
+_LXML_REPR = re.compile(r"<Element (\{[^}]*\}[\w.-]+) at 0x[0-9a-fA-F]+>")
+
+
+def readable(message: str) -> str:
+    """A library message without lxml reprs and namespace URIs (`{...}dataStore` -> `bpmn:...`)."""
+    message = _LXML_REPR.sub(r"\1", message)
+    message = _CLARK.sub(lambda m: f"{_PREFIXES.get(m.group(1), m.group(1))}:{m.group(2)}", message)
+    return re.sub(r"\.\s*\.\s*$", ".", message.strip())
+
+
+def _library_message(message: str, element) -> str:
+    """Say what SpiffWorkflow 3.2.0 leaves out: the type it cannot run, the reference it missed."""
+    tag = etree.QName(element).localname
+    if message.startswith("There is no support implemented for this task type"):
+        return f"FlowDesk cannot run a bpmn:{tag} (SpiffWorkflow has no support for it)"
+    association = re.match(r"Cannot resolve (dataInputAssociation|dataOutputAssociation)", message)
+    if association:
+        refs = element.xpath(
+            f".//bpmn:{association.group(1)}/bpmn:sourceRef | "
+            f".//bpmn:{association.group(1)}/bpmn:targetRef",
+            namespaces=NS,
+        )
+        name = next((r.text.strip() for r in refs if r.text and r.text.strip()), "?")
+        stores = element.getroottree().xpath(
+            "//bpmn:dataStoreReference[@id=$id]", id=name, namespaces=NS
+        )
+        if stores:
+            return f"'{name}' is a data store: FlowDesk has no data stores, use a data object"
+        return f"{association.group(1)} names '{name}', which is no data object of this process"
+    return message
 
 
 def _catalog_meta(trees: dict, key: str) -> dict:

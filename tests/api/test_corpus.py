@@ -134,6 +134,16 @@ REFUSALS = {
         '<bpmn:callActivity id="Activity_escalate_again"',
         "endless recursion",
     ),
+    "refused_spiffarena_data_store.bpmn": (
+        "Activity_book",
+        '<bpmn:scriptTask id="Activity_book"',
+        "'DataStoreReference_ledger' is a data store: FlowDesk has no data stores",
+    ),
+    "refused_bpmnio_complex_gateway.bpmn": (
+        "Gateway_0cx",
+        '<bpmn:complexGateway id="Gateway_0cx"',
+        "FlowDesk cannot run a bpmn:complexGateway",
+    ),
     "refused_spiffarena_open_file.bpmn": (
         "Activity_read",
         '<bpmn:scriptTask id="Activity_read"',

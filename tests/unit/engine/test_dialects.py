@@ -4,7 +4,7 @@ import pytest
 
 from engine.bpmn import dmn, documents, runtime
 from engine.bpmn.juel import JuelError, to_python
-from engine.bpmn.specs import parse_process
+from engine.bpmn.specs import parse_process, readable
 from engine.errors import InvalidProcess
 from tests.unit.support import SCRIPT_BODY, bpmn, line_of
 
@@ -251,3 +251,12 @@ def test_dmn_translates_feel_unary_tests(feel, python):
 def test_dmn_refuses_feel_outside_the_subset():
     with pytest.raises(dmn.FeelError):
         dmn.unary_test('date("2024-01-01")')
+
+
+def test_library_messages_lose_lxml_reprs_and_namespace_uris():
+    message = (
+        "Cannot resolve dataOutputAssociation <Element {http://www.omg.org/spec/BPMN/20100524/"
+        "MODEL}targetRef at 0x7f441f6c0300>. . "
+    )
+
+    assert readable(message) == "Cannot resolve dataOutputAssociation bpmn:targetRef."
