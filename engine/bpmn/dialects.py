@@ -4,9 +4,10 @@ The XML is rewritten before SpiffWorkflow parses it, so the spec holds only what
 a user task's `camunda:assignee`, `candidateGroups`, `candidateUsers`, `dueDate`, `priority` and
 `formKey` become `spiffworkflow:property` entries; `formProperty` fields become `formData`; an
 external task's `camunda:topic` becomes the operation of a `serviceTaskOperator`; JUEL conditions
-become sandbox Python (engine/bpmn/juel.py); unquoted timers become the strings they are. Anything
-that cannot run here (Java delegates, listeners, an attribute we would silently ignore) is a
-problem naming its file, line and element, never accepted and stranded.
+become sandbox Python (engine/bpmn/juel.py); unquoted timers become the strings they are, cron
+cycles included (engine/bpmn/cron.py runs them). Anything that cannot run here (Java delegates,
+listeners, an attribute we would silently ignore) is a problem naming its file, line and
+element, never accepted and stranded.
 """
 
 import re
@@ -14,6 +15,7 @@ from datetime import datetime
 
 from lxml import etree
 
+from engine.bpmn import cron
 from engine.bpmn.juel import JuelError, is_juel, to_python
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -40,7 +42,6 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ISO_DURATION = re.compile(
     r"^(R\d*/)?P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$"
 )
-_CRON = re.compile(r"^\S+(\s+\S+){4,6}$")
 _REGISTRY_FORM = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)?$")
 WAY_OUT = (
     'model it as an external task (camunda:type="external" camunda:topic="<operation>") '
@@ -376,10 +377,11 @@ def _timer(name: str, element, problems: list) -> None:
             _add(problems, name, owner, f"timer {exc}", at=element)
     elif _ISO_DURATION.match(text) or _is_iso_datetime(text):
         element.text = repr(text)  # Camunda writes timers unquoted; they are strings
-    elif etree.QName(element).localname == "timeCycle" and _CRON.match(text):
-        message = f"cron cycle '{text}' is not supported: write an ISO cycle such as R/PT1H"
-        _add(problems, name, owner, message, at=element)
-        element.text = repr(text)  # reported once, not again as Python
+    elif etree.QName(element).localname == "timeCycle" and cron.is_cron(text):
+        message = cron.check(text)  # cron runs as cron (engine/bpmn/cron.py)
+        if message:
+            _add(problems, name, owner, message, at=element)
+        element.text = repr(text)  # a string either way: reported once, not again as Python
 
 
 def _is_iso_datetime(text: str) -> bool:

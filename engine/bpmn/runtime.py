@@ -386,14 +386,18 @@ def fire_timers(workflow: BpmnWorkflow) -> list[str]:
     """Let due timers fire and run on; return the BPMN ids of the timers that fired.
 
     The library only checks timers when asked (refresh_timers), which run_until_blocked does.
+    A cycle timer stays waiting when it fires: it fired when it gained a child.
     """
-    waiting = {t.id for t in workflow.get_tasks(state=TaskState.WAITING)}
+    waiting = {
+        t.id: len(t.children)
+        for t in workflow.get_tasks(state=TaskState.WAITING)
+        if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
+    }
     run_until_blocked(workflow)
     return [
         t.task_spec.bpmn_id
-        for t in workflow.get_tasks(state=TaskState.COMPLETED)
-        if t.id in waiting
-        and isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
+        for t in workflow.get_tasks()
+        if t.id in waiting and (t.state == TaskState.COMPLETED or len(t.children) > waiting[t.id])
     ]
 
 

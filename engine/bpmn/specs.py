@@ -20,7 +20,7 @@ from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 
-from engine.bpmn import dialects, dmn, structure
+from engine.bpmn import cron, dialects, dmn, structure
 from engine.bpmn.durations import is_duration
 from engine.bpmn.scripting import (
     RestrictedScriptError,
@@ -548,6 +548,7 @@ def _build_specs(
     except (TypeError, KeyError, AttributeError, ValueError) as exc:  # library traps, see notes
         problems.append(_problem(None, None, None, f"unsupported model: {exc!r}"))
         return None
+    cron.adopt(spec, *(s for s in subprocess_specs.values() if s is not None))
     meta = _catalog_meta(trees, process_id)
     meta["embedded_forms"] = _camunda_forms(trees)
     return ParsedProcess(key, dict(files), spec, subprocess_specs, meta)

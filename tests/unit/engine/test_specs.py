@@ -174,14 +174,34 @@ def test_parse_process_reads_timer_as_a_string_when_camunda_writes_it_unquoted(k
     assert parsed.spec.task_specs["wait"].event_definition.expression == repr(expression)
 
 
-def test_parse_process_names_timer_when_cycle_is_cron():
+def test_parse_process_reads_cron_cycle_as_cron():
     document = bpmn(TIMER_BODY.format(kind="timeCycle", expression="0 0 9 * * ?"))
+
+    parsed = parse_process("demo", {"demo.bpmn": document})
+
+    definition = parsed.spec.task_specs["wait"].event_definition
+    assert type(definition).__name__ == "FlowDeskCycleTimerEventDefinition"
+    assert definition.expression == repr("0 0 9 * * ?")
+
+
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("0 0 25 * * ?", "cron cycle '0 0 25 * * ?' cannot be read"),
+        ("0 0 9 ? * MON-FRI 2026/2", "year '2026/2' must be * or a year range"),
+        ("0 0 9 ? * 8", "weekday 8 is not 1 (SUN) to 7 (SAT)"),
+        ("0 0 9 31 2 ?", "never fires"),
+    ],
+)
+def test_parse_process_names_timer_when_cron_cycle_is_invalid(expression, words):
+    document = bpmn(TIMER_BODY.format(kind="timeCycle", expression=expression))
 
     (problem,) = problems_of({"demo.bpmn": document})
 
     assert problem["id"] == "wait"
-    assert problem["line"] == line_of(document, ">0 0 9")
-    assert "cron" in problem["message"]
+    assert problem["file"] == "demo.bpmn"
+    assert problem["line"] == line_of(document, ">0 0 ")
+    assert words in problem["message"]
 
 
 def test_parse_process_names_timer_when_date_has_no_utc_offset():
