@@ -5,11 +5,25 @@ runs to its end, or is refused with a problem naming its file, line and element.
 
 import io
 from dataclasses import dataclass, field
+from datetime import UTC, timedelta
 
 import pytest
+from sqlalchemy import select
 
-from tests.api.support import assert_problem, complete_ok, drain, get_instance, inbox, start
+from engine import clock
+from engine.bpmn import cron
+from engine.instances.models import ProcessInstance
+from tests.api.support import (
+    assert_problem,
+    complete_ok,
+    drain,
+    get_instance,
+    inbox,
+    scalar,
+    start,
+)
 from tests.conftest import ROOT
+from workers import jobs
 
 CORPUS = ROOT / "tests" / "corpus"
 
@@ -73,6 +87,12 @@ RUNS = {
     ),
     "camunda_utf16_order_routing.bpmn": Run("order_routing", "order_routing", end="big"),
     "camunda_dish_decision": Run("dinner", "dinner", end="EndEvent_stew"),  # BPMN + DMN bundle
+    "camunda_cron_reminder.bpmn": Run(  # its cron cycle fires in the test below
+        "process_reminder",
+        "Process_reminder",
+        [("Task_review", "manager", {})],
+        end="EndEvent_reviewed",
+    ),
     "bpmnio_two_pools_messages.bpmn": Run(  # two executable pools and message flows between
         "collaboration_order",
         "Collaboration_order",
@@ -118,7 +138,11 @@ REFUSALS = {
         '${execution.getVariable("stock")',
         "'execution' is Camunda's Java API",
     ),
-    "refused_cron_cycle.bpmn": ("Event_weekday", "0 0 9 ? * MON-FRI", "cron cycle"),
+    "refused_cron_cycle.bpmn": (
+        "Event_weekday",
+        "0 0 9 ? * MON-FRI 2026/2",
+        "cron cycle '0 0 9 ? * MON-FRI 2026/2': year '2026/2' must be * or a year range",
+    ),
     "refused_bpmnio_unreachable_subprocess.bpmn": (
         "Activity_1loose",
         '<bpmn:subProcess id="Activity_1loose"',
@@ -211,3 +235,54 @@ def test_corpus_file_is_refused_naming_file_line_and_element(app, as_user, name)
         {k: p[k] for k in ("file", "line", "id")} for p in problems
     ], problems
     assert any(message in p["message"] for p in problems if p["id"] == element_id), problems
+
+
+def test_corpus_cron_cycle_fires_at_its_times_and_once_when_overdue(app, as_user, monkeypatch):
+    """Camunda's `0 0 9 ? * MON-FRI` on a non-interrupting boundary timer: weekdays at nine in
+    the business zone; days of fires missed while nothing ran fire once; the request then ends."""
+    deployed = upload(as_user("designer"), "camunda_cron_reminder.bpmn")
+    assert deployed.status_code == 201, deployed.get_data(as_text=True)
+    started = start(as_user("requester"), "process_reminder", {})
+    assert started.status_code == 201, started.get_data(as_text=True)
+    instance_id = started.get_json()["id"]
+    drain(app)
+
+    def next_timer_at():
+        query = select(ProcessInstance.next_timer_at).where(ProcessInstance.id == instance_id)
+        return scalar(app, query).replace(tzinfo=UTC)
+
+    def wake_at(moment):
+        monkeypatch.setattr(cron, "_now", lambda: moment)
+        with app.app_context():
+            jobs.wake(instance_id, dispatch=app.extensions["flowdesk"].dispatch)
+        drain(app)
+
+    def fired() -> int:
+        events = get_instance(as_user("admin"), instance_id)["events"]
+        return len([e for e in events if e["kind"] == "timer_fired"])
+
+    due = next_timer_at()
+    local = due.astimezone(clock.zone())
+    assert (local.hour, local.minute, local.second) == (9, 0, 0) and local.weekday() < 5
+    wake_at(due - timedelta(seconds=1))
+    assert fired() == 0
+
+    wake_at(due + timedelta(seconds=1))
+    assert fired() == 1
+    following = next_timer_at()
+    assert following.astimezone(clock.zone()).hour == 9 and following > due
+
+    overdue = following + timedelta(days=3)  # everything was down over three weekday nines
+    wake_at(overdue)
+    wake_at(overdue + timedelta(seconds=1))
+    assert fired() == 2
+    assert next_timer_at() > overdue
+
+    manager = as_user("manager")
+    (task,) = [t for t in inbox(manager) if t["instance_id"] == instance_id]
+    complete_ok(manager, task["task_id"], {})
+    drain(app)
+    instance = get_instance(as_user("admin"), instance_id)
+    assert instance["status"] == "complete", instance["events"]
+    (ended,) = [e for e in instance["events"] if e["kind"] == "completed"]
+    assert ended["bpmn_id"] == "EndEvent_reviewed"
