@@ -10,6 +10,7 @@ listeners, an attribute we would silently ignore) is a problem naming its file, 
 element, never accepted and stranded.
 """
 
+import ast
 import re
 from datetime import datetime
 
@@ -377,11 +378,23 @@ def _timer(name: str, element, problems: list) -> None:
             _add(problems, name, owner, f"timer {exc}", at=element)
     elif _ISO_DURATION.match(text) or _is_iso_datetime(text):
         element.text = repr(text)  # Camunda writes timers unquoted; they are strings
-    elif etree.QName(element).localname == "timeCycle" and cron.is_cron(text):
-        message = cron.check(text)  # cron runs as cron (engine/bpmn/cron.py)
+    elif etree.QName(element).localname == "timeCycle" and cron.is_cron(_literal(text) or text):
+        message = cron.check(_literal(text) or text)  # cron runs as cron (engine/bpmn/cron.py)
         if message:
             _add(problems, name, owner, message, at=element)
-        element.text = repr(text)  # a string either way: reported once, not again as Python
+        if _literal(text) is None:
+            element.text = repr(text)  # a string either way: reported once, not again as Python
+
+
+def _literal(text: str) -> str | None:
+    """The string a quoted Python literal (`"0 0 9 * * ?"`, as Spiff modelers write) holds."""
+    if text[:1] not in ("'", '"'):
+        return None
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _is_iso_datetime(text: str) -> bool:

@@ -184,10 +184,19 @@ def test_parse_process_reads_cron_cycle_as_cron():
     assert definition.expression == repr("0 0 9 * * ?")
 
 
+def test_parse_process_reads_quoted_cron_cycle_as_written():
+    document = bpmn(TIMER_BODY.format(kind="timeCycle", expression='"0 0 9 * * ?"'))
+
+    parsed = parse_process("demo", {"demo.bpmn": document})
+
+    assert parsed.spec.task_specs["wait"].event_definition.expression == '"0 0 9 * * ?"'
+
+
 @pytest.mark.parametrize(
     ("expression", "words"),
     [
         ("0 0 25 * * ?", "cron cycle '0 0 25 * * ?' cannot be read"),
+        ('"0 0 25 * * ?"', "cron cycle '0 0 25 * * ?' cannot be read"),  # quoted, Spiff style
         ("0 0 9 ? * MON-FRI 2026/2", "year '2026/2' must be * or a year range"),
         ("0 0 9 ? * 8", "weekday 8 is not 1 (SUN) to 7 (SAT)"),
         ("0 0 9 31 2 ?", "never fires"),
@@ -200,7 +209,7 @@ def test_parse_process_names_timer_when_cron_cycle_is_invalid(expression, words)
 
     assert problem["id"] == "wait"
     assert problem["file"] == "demo.bpmn"
-    assert problem["line"] == line_of(document, ">0 0 ")
+    assert problem["line"] == line_of(document, expression)
     assert words in problem["message"]
 
 
