@@ -17,6 +17,7 @@ from api import cli
 from api import v1 as json_api
 from api.config import DEFAULTS, ROOT
 from engine import clock
+from engine.bpmn import cron
 from engine.catalog import service as catalog
 from engine.catalog.bundles import ProcessLibrary
 from engine.db import configure_sqlite, db
@@ -46,6 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
     _check_secret(app)
     _behind_proxy(app)
     clock.set_zone(app.config["BUSINESS_TIMEZONE"])
+    cron.set_zone(clock.zone())  # cron timer cycles fire at business times
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         Path(app.config["DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(

@@ -130,6 +130,33 @@ def deploy(key, paths):
     click.echo(f"{key} v{version.version} ({'new' if created else 'unchanged'})")
 
 
+@group.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--key", default=None, help="the offering key (default: derived from the id)")
+@click.option("--process-id", default=None, help="the main process, when there are several")
+@_refusals
+def import_(paths, key, process_id):
+    """Deploy a BPMN file or folder written by any modeler (Camunda, Flowable, bpmn.io, Spiff).
+
+    Any process id works as it is; the offering key is derived from it unless --key is given.
+    """
+    files = {}
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.update(read_folder(path))
+        elif path.suffix == ".json":
+            files[f"forms/{path.name}"] = path.read_bytes()
+        else:
+            files[path.name] = path.read_bytes()
+    operations = current_app.extensions["flowdesk"].operations
+    version, created = catalog.import_files(
+        files, user_id=None, operations=operations, key=key, process_id=process_id
+    )
+    process_id = version.meta.get("process_id", version.process_key)
+    state = "new" if created else "unchanged"
+    click.echo(f"{version.process_key} v{version.version} ({state}), process '{process_id}'")
+
+
 @group.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

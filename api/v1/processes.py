@@ -2,13 +2,15 @@
 
 from flask import request
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 
 from api.v1 import openapi
 from api.v1.context import current_user, operation_names
 from api.v1.schemas import VersionDetailSchema, VersionSchema
 from engine.catalog import reads as catalog
 from engine.catalog import service
-from engine.catalog.bundles import BPMN_SUFFIX, FORMS_FOLDER, MAX_FILES
+from engine.catalog.bundles import FORMS_FOLDER, MAX_FILES, is_bpmn, is_dmn
+from engine.catalog.service import KEY_PATTERN, KEY_RULE
 from engine.errors import InvalidInput
 from engine.identity import roles
 
@@ -42,7 +44,7 @@ def get_version(key, number):
     return catalog.version(key, number)
 
 
-def _uploaded_files(key: str) -> dict[str, bytes]:
+def _uploaded_files(default_name: str) -> dict[str, bytes]:
     """The bundle's files: multipart 'file' fields (.bpmn and forms' .json), or one XML body."""
     if request.files:
         uploads = request.files.getlist("file")
@@ -53,14 +55,14 @@ def _uploaded_files(key: str) -> dict[str, bytes]:
         files = {}
         for upload in uploads:
             name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-            if name.endswith(BPMN_SUFFIX):
+            if is_bpmn(name) or is_dmn(name):
                 files[name] = upload.read()
             elif name.endswith(".json"):
                 files[FORMS_FOLDER + name] = upload.read()
             else:
                 raise InvalidInput(
-                    "Only .bpmn files and forms (.json) are accepted.",
-                    errors={"file": [f"{name!r} is neither a .bpmn file nor a form."]},
+                    "Only .bpmn, .bpmn20.xml and .dmn files and forms (.json) are accepted.",
+                    errors={"file": [f"{name!r} is neither a BPMN or DMN file nor a form."]},
                 )
         return files
     body = request.get_data(cache=False)
@@ -69,7 +71,8 @@ def _uploaded_files(key: str) -> dict[str, bytes]:
             "Send BPMN XML as the body or as multipart 'file' fields.",
             errors={"file": ["Required."]},
         )
-    return {request.args.get("filename", f"{key}.bpmn"): body}
+    name = request.args.get("filename") or default_name
+    return {name if is_bpmn(name) else f"{name}.bpmn": body}
 
 
 BUNDLE_BODY = {
@@ -114,10 +117,57 @@ def deploy(key):
     user = current_user()
     roles.check_deploys(user)
     version, created = service.publish(
-        key, _uploaded_files(key), user_id=user.id, operations=operation_names()
+        key, _uploaded_files(f"{key}.bpmn"), user_id=user.id, operations=operation_names()
     )
     return (
         version,
         201 if created else 200,
         {"Location": f"/api/v1/processes/{key}/versions/{version.version}"},
     )
+
+
+class ImportArgs(Schema):
+    key = fields.String(
+        validate=validate.Regexp(KEY_PATTERN, error=f"An offering key has {KEY_RULE}."),
+        metadata={"description": "The offering key; derived from the process id when not given"},
+    )
+    process_id = fields.String(
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "The main process, when the files hold several"},
+    )
+    filename = fields.String(validate=validate.Length(min=1, max=255))
+
+
+@blp.post("")
+@blp.doc(
+    operationId="importProcess",
+    **openapi.links(
+        201,
+        getProcessVersion={
+            "key": "$response.body#/process_key",
+            "number": "$response.body#/version",
+        },
+    ),
+)
+@blp.arguments(ImportArgs, location="query")
+@blp.doc(requestBody=BUNDLE_BODY)
+@blp.response(201, VersionSchema)
+@blp.alt_response(200, schema=VersionSchema, description="The same content is deployed already")
+def import_process(args):
+    """Deploy a BPMN file or bundle written by any modeler (Camunda, Flowable, bpmn.io, Spiff).
+
+    Any valid BPMN process id works as it is (`Process_1`, `sid-…`): the offering key is the
+    one chosen, or derived from the id (lowercase, other characters `_`, `_2` when taken by
+    another process); the process id is kept.
+    """
+    user = current_user()
+    roles.check_deploys(user)
+    version, created = service.import_files(
+        _uploaded_files(args.get("filename") or "process.bpmn"),
+        user_id=user.id,
+        operations=operation_names(),
+        key=args.get("key"),
+        process_id=args.get("process_id"),
+    )
+    location = f"/api/v1/processes/{version.process_key}/versions/{version.version}"
+    return version, 201 if created else 200, {"Location": location}

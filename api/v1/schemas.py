@@ -167,6 +167,7 @@ class TaskSchema(Schema):
     decision = fields.String(allow_none=True, metadata={"description": "approved or rejected"})
     created_at = Timestamp()
     due_at = Timestamp(allow_none=True)
+    priority = fields.Integer(allow_none=True, metadata={"description": "Higher comes first"})
     completed_at = Timestamp(allow_none=True)
     completed_by = fields.Function(lambda t: t.completed_by.username if t.completed_by else None)
     instance_title = fields.Function(lambda t: t.instance.title)
@@ -238,6 +239,10 @@ class VersionSchema(Schema):
     is_bundled = fields.Boolean()
     created_at = Timestamp()
     name = fields.Function(lambda v: v.meta.get("name_en"))
+    process_id = fields.Function(
+        lambda v: v.meta.get("process_id", v.process_key),
+        metadata={"description": "The BPMN id of the main process, kept as the file has it"},
+    )
 
 
 class VersionDetailSchema(VersionSchema):
@@ -273,6 +278,12 @@ class FailedStepSchema(Schema):
     offering_key = fields.Function(lambda j: j.instance.offering_key)
     instance_title = fields.Function(lambda j: j.instance.title)
     bpmn_id = fields.String()
+    kind = fields.String(
+        metadata={
+            "description": "operation (a service task) or step (an engine step: retry or "
+            "correct it)"
+        }
+    )
     operation = fields.String()
     params = fields.Dict()
     status = fields.String()

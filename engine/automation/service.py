@@ -34,6 +34,7 @@ from engine.instances.models import (
     EventKind,
     InstanceStatus,
     Job,
+    JobKind,
     JobStatus,
     ProcessInstance,
 )
@@ -241,6 +242,9 @@ def retry_failed_step(job_id: int, *, user: User, dispatch: store.Dispatch) -> N
         Conflict: the step is not failed (any more), or the request has finished.
     """
     job, instance = _failed_step(job_id, user)
+    if job.kind == JobKind.STEP:
+        _rerun_step(job, instance, {}, user=user, dispatch=dispatch)
+        return
     _requeue(job)
     store.add_event(
         instance,
@@ -252,6 +256,24 @@ def retry_failed_step(job_id: int, *, user: User, dispatch: store.Dispatch) -> N
     _refresh_status(instance)
     store.commit()
     dispatch([job.id])
+
+
+def _rerun_step(job: Job, instance: ProcessInstance, changes: dict, *, user, dispatch) -> None:
+    """Run a failed engine step again (after its data was corrected); it may fail again."""
+    workflow = store.load_workflow(instance)
+    failure = None
+    try:
+        runtime.retry_step(workflow, job.task_id, changes)
+    except ProcessFailed as exc:
+        failure = exc
+    job.status, job.updated_at = JobStatus.DONE, utcnow()
+    kind = EventKind.STEP_CORRECTED if changes else EventKind.STEP_RETRIED
+    payload = {"operation": job.operation}
+    if changes:
+        payload["changes"] = sorted(changes)
+    store.add_event(instance, kind, user, bpmn_id=job.bpmn_id, payload=payload)
+    db.session.flush()  # the resolved row must not keep the request in error
+    store.save(instance, workflow, dispatch, failure=failure)
 
 
 @write_unit
@@ -272,6 +294,15 @@ def correct_failed_step(
     readable = set(step.spec.reads) if step else set()
     if not isinstance(changes, dict) or not changes:
         raise InvalidInput("Give the fields to correct.", errors={"changes": ["Required."]})
+    if job.kind == JobKind.STEP:  # an engine step reads any of the data
+        reserved = runtime.reserved_keys(changes)
+        if reserved:
+            raise InvalidInput(
+                "These names are reserved.", errors={k: ["Reserved name."] for k in reserved}
+            )
+        clean = intake.check_fields(instance.process_version, changes)
+        _rerun_step(job, instance, clean, user=user, dispatch=dispatch)
+        return
     unknown = sorted(set(changes) - readable)
     if unknown:
         raise InvalidInput(
@@ -329,6 +360,11 @@ def skip_failed_step(job_id: int, result, *, user: User, dispatch: store.Dispatc
             "The result must be a JSON object.", errors={"result": ["Not an object."]}
         )
     job, instance = _failed_step(job_id, user)
+    if job.kind == JobKind.STEP:
+        raise Conflict(
+            f"step '{job.bpmn_id}' is an engine step, not an operation: retry it, or correct "
+            "the data it reads, or cancel the request"
+        )
     step = catalog.steps(instance.process_version).get(job.bpmn_id)
     variable = step.spec.result_variable if step else None
     if variable and set(result) == {variable} and isinstance(result[variable], dict):

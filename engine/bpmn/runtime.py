@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.durations import is_duration
@@ -25,6 +26,9 @@ from engine.bpmn.scripting import RestrictedScriptEngine
 from engine.bpmn.specs import ExternalServiceTask
 from engine.errors import Conflict, NotFound, ProcessFailed
 
+# What SpiffWorkflow 3.2.0 raises from inside a step besides its own exceptions: a multi-instance
+# over a number, a cardinality that is text, a timer that is not a string (NOTES, tests).
+LIBRARY_ERRORS = (TypeError, ValueError, LookupError, AttributeError, ArithmeticError)
 lift_depth_limit()  # else a gateway loop's 334th pass is silently dropped (engine/loops.py)
 SCRIPT_ENGINE = RestrictedScriptEngine()
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -58,6 +62,11 @@ class OpenStep:
     form_key: str | None
     instructions: str | None
     due_in: str | None
+    candidate_groups: tuple[str, ...] = ()  # every group that may work it (Camunda's list)
+    candidate_users: tuple[str, ...] = ()  # usernames that may work it
+    assignee: str | None = None  # the username it is assigned to when it opens
+    priority: int | None = None
+    due_date: str | None = None  # an ISO date-time with offset (Camunda's dueDate)
 
 
 @dataclass(frozen=True)
@@ -93,9 +102,10 @@ def run_until_blocked(workflow: BpmnWorkflow) -> None:
         ProcessFailed: a script, condition or expression failed; the step is left in ERROR.
     """
     budget = RunBudget()
+    running: list = []
     try:
         workflow.refresh_timers()
-        workflow.do_engine_steps(did_complete_task=budget.count)
+        workflow.do_engine_steps(will_complete_task=running.append, did_complete_task=budget.count)
     except RunawayRun as exc:
         raise ProcessFailed(
             f"step '{exc.bpmn_id}' ran {exc.steps} engine steps ({exc.cpu_seconds:.1f} s of CPU)"
@@ -109,8 +119,66 @@ def run_until_blocked(workflow: BpmnWorkflow) -> None:
                 TaskState.ERROR
             )  # e.g. a timer whose expression failed stays FUTURE
         raise _process_failed(exc) from exc
-    except SpiffWorkflowException as exc:
-        raise ProcessFailed(f"engine error: {exc}") from exc
+    except (SpiffWorkflowException, *LIBRARY_ERRORS) as exc:
+        task = _raising_task(exc) or (running[-1] if running else _busiest(workflow))
+        raise _step_failed(exc, task) from exc
+
+
+def _run_task(task) -> None:
+    """Run one task (a person's step being completed); its errors fail the step, never escape."""
+    try:
+        task.run()
+    except WorkflowTaskException as exc:
+        if exc.task is None:
+            exc.task = task
+        _mark_error(exc.task)
+        raise _process_failed(exc) from exc
+    except (SpiffWorkflowException, *LIBRARY_ERRORS) as exc:
+        raise _step_failed(exc, task) from exc
+
+
+def _raising_task(exc: BaseException):
+    """The innermost task the library was working on when it raised, read off the traceback.
+
+    Completing one task readies the next: a multi-instance whose collection is a number fails
+    while its predecessor completes, and it is the multi-instance that failed.
+    """
+    found, frame = None, exc.__traceback__
+    while frame is not None:
+        names = frame.tb_frame.f_locals
+        for name in ("my_task", "task", "self"):
+            if isinstance(names.get(name), Task) and getattr(
+                names[name].task_spec, "bpmn_id", None
+            ):
+                found = names[name]
+                break
+        frame = frame.tb_next
+    return found
+
+
+def _busiest(workflow: BpmnWorkflow):
+    """The task the library was most likely working on when it raised (a timer being armed)."""
+    tasks = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+    tasks = [t for t in tasks if not t.task_spec.manual and getattr(t.task_spec, "bpmn_id", None)]
+    return max(tasks, key=lambda t: t.last_state_change) if tasks else None
+
+
+def _mark_error(task) -> None:
+    if task is not None and task.state != TaskState.ERROR:
+        task._set_state(TaskState.ERROR)  # so the instance shows error and the step can be retried
+
+
+def _step_failed(exc: BaseException, task) -> ProcessFailed:
+    """A library error inside a step: the step fails with the library's message."""
+    _mark_error(task)
+    bpmn_id = getattr(task.task_spec, "bpmn_id", None) if task is not None else None
+    detail = str(exc).split("\n")[0].strip() or type(exc).__name__
+    return ProcessFailed(
+        f"step '{bpmn_id}' failed: {type(exc).__name__}: {detail}",
+        bpmn_id=bpmn_id,
+        task_id=str(task.id) if task is not None else None,
+        error_type=type(exc).__name__,
+    )
 
 
 def _process_failed(exc: WorkflowTaskException) -> ProcessFailed:
@@ -120,6 +188,7 @@ def _process_failed(exc: WorkflowTaskException) -> ProcessFailed:
     return ProcessFailed(
         f"step '{bpmn_id}' failed: {detail}",
         bpmn_id=bpmn_id,
+        task_id=str(exc.task.id) if exc.task is not None else None,
         error_type=getattr(exc, "error_type", None) or type(exc.__cause__).__name__,
         line=getattr(exc, "line_number", None) or None,
         task_trace=WorkflowTaskException.get_task_trace(exc.task) if exc.task else [],
@@ -142,9 +211,35 @@ def open_steps(workflow: BpmnWorkflow) -> list[OpenStep]:
                 form_key=props.get("form") or None,
                 instructions=spec.extensions.get("instructionsForEndUser"),
                 due_in=props.get("due_in"),
+                candidate_groups=_names(task, props.get("candidate_groups")),
+                candidate_users=_names(task, props.get("candidate_users")),
+                assignee=next(iter(_names(task, props.get("assignee"))), None),
+                priority=_priority(task, props.get("priority")),
+                due_date=next(iter(_names(task, props.get("due_date"))), None),
             )
         )
     return steps
+
+
+def _names(task, text: str | None) -> tuple[str, ...]:
+    """A comma list of literals and `$name`s (read from the task's data) -> the values."""
+    values = []
+    for item in (text or "").split(","):
+        item = item.strip()
+        value = task.data.get(item[1:]) if item.startswith("$") else item
+        if isinstance(value, list | tuple):
+            values.extend(str(v) for v in value if v not in (None, ""))
+        elif value not in (None, ""):
+            values.extend(v.strip() for v in str(value).split(",") if v.strip())
+    return tuple(dict.fromkeys(values))
+
+
+def _priority(task, text: str | None) -> int | None:
+    value = next(iter(_names(task, text)), None)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None  # a camunda:properties "priority" such as "high" is not ours
 
 
 def _candidate_group(task, props: dict) -> str | None:
@@ -172,7 +267,32 @@ def complete_step(workflow: BpmnWorkflow, task_id: str, data: dict) -> None:
         state = TaskState.get_name(task.state).lower()
         raise Conflict(f"step {task_id} is not open (it is {state})")
     task.data.update(data)
-    task.run()
+    _run_task(task)
+    run_until_blocked(workflow)
+
+
+def retry_step(workflow: BpmnWorkflow, task_id: str, changes: dict) -> None:
+    """Run a failed engine step again, with `changes` in its data; a person's step reopens.
+
+    Raises:
+        Conflict: the step has not failed.
+        ProcessFailed: it fails again.
+    """
+    task = _task(workflow, task_id)
+    if task.state != TaskState.ERROR:
+        state = TaskState.get_name(task.state).lower()
+        raise Conflict(f"step {task_id} has not failed (it is {state})")
+    task.data.update(changes)
+    if task.parent is not None:  # a step takes its data from its parent when it is readied
+        task.parent.data.update(changes)
+    task._set_state(TaskState.FUTURE)  # from the start: a multi-instance makes its children again
+    try:
+        task.task_spec._update(task)
+    except WorkflowTaskException as exc:
+        _mark_error(exc.task or task)
+        raise _process_failed(exc) from exc
+    except (SpiffWorkflowException, *LIBRARY_ERRORS) as exc:
+        raise _step_failed(exc, _raising_task(exc) or task) from exc
     run_until_blocked(workflow)
 
 
@@ -266,14 +386,18 @@ def fire_timers(workflow: BpmnWorkflow) -> list[str]:
     """Let due timers fire and run on; return the BPMN ids of the timers that fired.
 
     The library only checks timers when asked (refresh_timers), which run_until_blocked does.
+    A cycle timer stays waiting when it fires: it fired when it gained a child.
     """
-    waiting = {t.id for t in workflow.get_tasks(state=TaskState.WAITING)}
+    waiting = {
+        t.id: len(t.children)
+        for t in workflow.get_tasks(state=TaskState.WAITING)
+        if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
+    }
     run_until_blocked(workflow)
     return [
         t.task_spec.bpmn_id
-        for t in workflow.get_tasks(state=TaskState.COMPLETED)
-        if t.id in waiting
-        and isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
+        for t in workflow.get_tasks()
+        if t.id in waiting and (t.state == TaskState.COMPLETED or len(t.children) > waiting[t.id])
     ]
 
 

@@ -191,6 +191,41 @@ def script_globals() -> dict:
     }
 
 
+@lru_cache(maxsize=1)
+def _missing_builtins() -> frozenset[str]:
+    import builtins as real  # the module: which of its names the sandbox leaves out
+
+    names = {  # exception classes fail where they are raised, as the hardening tests show
+        n
+        for n in dir(real)
+        if not n.startswith("_")
+        and not (isinstance(getattr(real, n), type) and issubclass(getattr(real, n), BaseException))
+    }
+    # RestrictedPython rewrites print to _print_
+    return frozenset(names - set(_builtins()) - set(script_globals()) - {"print"})
+
+
+def unavailable_names(code: str) -> list[str]:
+    """Python builtins the code reads that the sandbox does not have (`open`, `vars`, ...).
+
+    They would compile, then fail on a requester's instance with a NameError; a name the code
+    assigns itself is its own.
+    """
+    try:
+        tree = ast.parse(code.strip())
+    except SyntaxError:
+        return []
+    loaded, stored = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else stored).add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            stored.add(node.name)
+        elif isinstance(node, ast.arg):
+            stored.add(node.arg)
+    return sorted((loaded - stored) & _missing_builtins())
+
+
 @lru_cache(maxsize=2048)
 def compile_expression(expression: str):
     """Compile an expression in restricted mode; raise RestrictedScriptError if it is rejected."""

@@ -12,9 +12,11 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 
+from engine.bpmn.cron import FlowDeskCycleTimerEventDefinition
 from engine.bpmn.specs import ExternalServiceTask
 
 FORMAT_VERSION = "flowdesk-1"  # our own: the library's migrations never run on our documents
@@ -44,6 +46,7 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
 def _configure(specless: bool) -> BpmnWorkflowSerializer:
     config = dict(SPIFF_CONFIG)
     config[ExternalServiceTask] = ServiceTaskConverter
+    config[FlowDeskCycleTimerEventDefinition] = config[CycleTimerEventDefinition]
     if specless:
         config[BpmnWorkflow] = _SpeclessWorkflowConverter
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config), version=FORMAT_VERSION)

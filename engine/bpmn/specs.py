@@ -20,8 +20,14 @@ from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 
+from engine.bpmn import cron, dialects, dmn, structure
 from engine.bpmn.durations import is_duration
-from engine.bpmn.scripting import RestrictedScriptError, compile_expression, compile_script
+from engine.bpmn.scripting import (
+    RestrictedScriptError,
+    compile_expression,
+    compile_script,
+    unavailable_names,
+)
 from engine.errors import InvalidProcess
 
 NS = {
@@ -254,8 +260,13 @@ def content_hash(files: dict[str, bytes]) -> str:
     return digest.hexdigest()
 
 
-def parse_process(key: str, files: dict[str, bytes]) -> ParsedProcess:
-    """Parse and validate the files of one offering whose main process id is `key`.
+def parse_process(
+    key: str, files: dict[str, bytes], *, process_id: str | None = None
+) -> ParsedProcess:
+    """Parse and validate the files of offering `key`, whose main process is `process_id`.
+
+    The process id is any valid BPMN id (`Process_1`, `sid-…`); it defaults to the key.
+    Camunda, Activiti and Flowable extensions are mapped first (engine/bpmn/dialects.py).
 
     Raises:
         InvalidProcess: with extra["problems"], a list of {file, line, id, message}.
@@ -268,22 +279,66 @@ def parse_process(key: str, files: dict[str, bytes]) -> ParsedProcess:
         )
     if not files:
         raise InvalidProcess("no BPMN file given", problems=[_problem(None, None, None, "no file")])
-    trees = {}
+    trees, decision_trees = {}, {}
     for name, content in files.items():
         tree = _parse_xml(name, content, problems)
-        if tree is not None:
+        if tree is not None and dmn.is_dmn(name):
+            decision_trees[name] = tree
+        elif tree is not None:
             _validate_schema(name, tree, problems)
             trees[name] = tree
     if problems:
         raise invalid(key, problems)
+    decisions = {}
+    for name, tree in decision_trees.items():
+        dmn.translate(name, tree, problems)
+        for decision in tree.iter("{*}decision"):
+            outputs = [o.get("name") for o in decision.iter("{*}output") if o.get("name")]
+            decisions[decision.get("id")] = outputs
+    notes = {}
+    for name, tree in trees.items():
+        found = dialects.translate(name, tree, problems, key=key, decisions=decisions)
+        notes["initiator_variable"] = notes.get("initiator_variable") or found["initiator_variable"]
+        structure.check(name, tree, problems)
+    structure.check_recursion(trees, problems)
     for name, tree in trees.items():
         _check_model(name, tree, problems)
     if problems:
         raise invalid(key, problems)
-    parsed = _build_specs(key, files, trees, problems)
+    parsed = _build_specs(key, process_id or key, files, trees, problems, decision_trees)
+    if parsed is not None:
+        parsed.meta["process_id"] = process_id or key
+        parsed.meta["initiator_variable"] = notes["initiator_variable"] or _initiator_used(trees)
     if problems:
         raise invalid(key, problems)
     return parsed
+
+
+def main_process_ids(files: dict[str, bytes]) -> list[str]:
+    """The executable processes no call activity of the files calls: what an upload offers.
+
+    Files that cannot be read give none (parse_process reports why).
+    """
+    executable, called, pools = [], set(), {}
+    for content in files.values():
+        try:
+            tree = etree.fromstring(content, _XML_PARSER)
+        except (etree.XMLSyntaxError, ValueError):
+            continue
+        for process in tree.iterfind("bpmn:process", NS):
+            if process.get("isExecutable", "true") != "false" and process.get("id"):
+                executable.append(process.get("id"))
+        called.update(c.get("calledElement") for c in tree.iterfind(".//bpmn:callActivity", NS))
+        for collaboration in tree.iterfind("bpmn:collaboration", NS):
+            refs = [p.get("processRef") for p in collaboration.iterfind("bpmn:participant", NS)]
+            pools[collaboration.get("id")] = refs
+    for collaboration_id, refs in pools.items():
+        running = [r for r in refs if r in executable]
+        if len(running) > 1:  # two executable pools run together, as one collaboration
+            called.update(running)
+            executable.append(collaboration_id)
+    main = [process_id for process_id in executable if process_id not in called]
+    return main or executable  # they all call each other: parse_process names the recursion
 
 
 def _problem(file, line, element_id, message) -> dict:
@@ -329,7 +384,7 @@ def _validate_schema(name: str, tree, problems: list) -> None:
     if not schema.validate(tree):
         for error in schema.error_log:
             element_id = _id_at_line(tree, error.line)
-            problems.append(_problem(name, error.line, element_id, error.message))
+            problems.append(_problem(name, error.line, element_id, readable(error.message)))
 
 
 def _id_at_line(tree, line: int):
@@ -362,6 +417,9 @@ def _check_model(name: str, tree, problems: list) -> None:
             _check_code(name, body, script.get("id"), compile_script, problems)
     for cond in tree.iterfind(".//bpmn:conditionExpression", NS):
         _check_code(name, cond, cond.getparent().get("id"), compile_expression, problems)
+    for cond in tree.iterfind(".//bpmn:conditionalEventDefinition/bpmn:condition", NS):
+        owner = cond.getparent().getparent()
+        _check_code(name, cond, owner.get("id"), compile_expression, problems)
     for tag in ("timeDate", "timeDuration", "timeCycle"):
         for expr in tree.iterfind(f".//bpmn:{tag}", NS):
             owner = expr.getparent().getparent()
@@ -449,28 +507,49 @@ def _check_value(name, element, code, element_id, problems, compiler=compile_exp
         compiler(code)
     except (RestrictedScriptError, SyntaxError) as exc:
         problems.append(_problem(name, element.sourceline, element_id, f"{exc}"))
+        return
+    for missing in unavailable_names(code):
+        message = f"'{missing}' is not available in the script sandbox"
+        problems.append(_problem(name, element.sourceline, element_id, message))
 
 
-def _build_specs(key: str, files: dict, trees: dict, problems: list) -> ParsedProcess | None:
+def _initiator_used(trees: dict) -> str | None:
+    """`initiator`, when an assignee names it without a start event's `camunda:initiator`."""
+    for tree in trees.values():
+        for prop in tree.iterfind(".//spiffworkflow:property", NS):
+            if "$initiator" in prop.get("value", "").split(","):
+                return "initiator"
+    return None
+
+
+def _build_specs(
+    key: str, process_id: str, files: dict, trees: dict, problems: list, decision_trees: dict
+) -> ParsedProcess | None:
     parser = FlowDeskParser()  # one parser per deployment: a parser is load-once
     try:
+        for name, tree in decision_trees.items():
+            parser.add_dmn_xml(tree, filename=name)
         for name, tree in trees.items():
             parser.add_bpmn_xml(etree.ElementTree(tree), filename=name)
-        if key not in parser.get_process_ids():
+        parser.find_all_specs()
+        if process_id in parser.collaborations:  # its executable pools run together
+            spec, subprocess_specs = parser.get_collaboration(process_id)
+        elif process_id not in parser.get_process_ids():
             found = ", ".join(sorted(parser.get_process_ids())) or "none"
-            problems.append(
-                _problem(None, None, key, f"no executable process '{key}' (found: {found})")
-            )
+            message = f"no executable process '{process_id}' (found: {found})"
+            problems.append(_problem(None, None, process_id, message))
             return None
-        spec = parser.get_spec(key)
-        subprocess_specs = parser.get_subprocess_specs(key)
+        else:
+            spec = parser.get_spec(process_id)
+            subprocess_specs = parser.get_subprocess_specs(process_id)
     except ValidationException as exc:
         problems.append(_validation_problem(exc, trees))
         return None
     except (TypeError, KeyError, AttributeError, ValueError) as exc:  # library traps, see notes
         problems.append(_problem(None, None, None, f"unsupported model: {exc!r}"))
         return None
-    meta = _catalog_meta(trees, key)
+    cron.adopt(spec, *(s for s in subprocess_specs.values() if s is not None))
+    meta = _catalog_meta(trees, process_id)
     meta["embedded_forms"] = _camunda_forms(trees)
     return ParsedProcess(key, dict(files), spec, subprocess_specs, meta)
 
@@ -484,17 +563,55 @@ def _validation_problem(exc: ValidationException, trees: dict) -> dict:
             for call in tree.iterfind(".//bpmn:callActivity", NS):
                 if call.get("calledElement") == missing.group(1):
                     element_id, file_name, line = call.get("id"), name, call.sourceline
-    if element_id and not line:  # 3.2.0 leaves line_number empty for semantic errors
-        for name, tree in trees.items():
-            found = tree.xpath("//*[@id=$id]", id=element_id)
-            if found:
-                file_name, line = file_name or name, found[0].sourceline
-    return _problem(file_name, line, element_id, message)
+    for name, tree in trees.items() if element_id else ():
+        found = tree.xpath("//*[@id=$id]", id=element_id)
+        if found:  # 3.2.0 leaves line_number empty for semantic errors
+            file_name, line = file_name or name, line or found[0].sourceline
+            message = _library_message(message, found[0])
+            break
+    return _problem(file_name, line, element_id, readable(message))
+
+
+_PREFIXES = {uri: prefix for prefix, uri in NS.items()}
+_CLARK = re.compile(r"\{([^}]*)\}([A-Za-z_][\w.-]*)")
+_LXML_REPR = re.compile(r"<Element (\{[^}]*\}[\w.-]+) at 0x[0-9a-fA-F]+>")
+
+
+def readable(message: str) -> str:
+    """A library message without lxml reprs and namespace URIs (`{...}dataStore` -> `bpmn:...`)."""
+    message = _LXML_REPR.sub(r"\1", message)
+    message = _CLARK.sub(lambda m: f"{_PREFIXES.get(m.group(1), m.group(1))}:{m.group(2)}", message)
+    return re.sub(r"\.\s*\.\s*$", ".", message.strip())
+
+
+def _library_message(message: str, element) -> str:
+    """Say what SpiffWorkflow 3.2.0 leaves out: the type it cannot run, the reference it missed."""
+    tag = etree.QName(element).localname
+    if message.startswith("There is no support implemented for this task type"):
+        return f"FlowDesk cannot run a bpmn:{tag} (SpiffWorkflow has no support for it)"
+    association = re.match(r"Cannot resolve (dataInputAssociation|dataOutputAssociation)", message)
+    if association:
+        refs = element.xpath(
+            f".//bpmn:{association.group(1)}/bpmn:sourceRef | "
+            f".//bpmn:{association.group(1)}/bpmn:targetRef",
+            namespaces=NS,
+        )
+        name = next((r.text.strip() for r in refs if r.text and r.text.strip()), "?")
+        stores = element.getroottree().xpath(
+            "//bpmn:dataStoreReference[@id=$id]", id=name, namespaces=NS
+        )
+        if stores:
+            return f"'{name}' is a data store: FlowDesk has no data stores, use a data object"
+        return f"{association.group(1)} names '{name}', which is no data object of this process"
+    return message
 
 
 def _catalog_meta(trees: dict, key: str) -> dict:
     meta = {"name_en": key}
     for tree in trees.values():
+        for collaboration in tree.iterfind("bpmn:collaboration", NS):
+            if collaboration.get("id") == key:
+                meta["name_en"] = collaboration.get("name") or key
         for process in tree.iterfind("bpmn:process", NS):
             if process.get("id") != key:
                 continue

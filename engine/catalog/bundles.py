@@ -10,11 +10,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.bpmn.dmn import is_dmn
+from engine.bpmn.documents import is_bpmn, to_utf8
 from engine.bpmn.specs import ParsedProcess, invalid, parse_process
 from engine.errors import InvalidProcess
 from forms.model import from_definition
 
-BPMN_SUFFIX = ".bpmn"
+BPMN_SUFFIX = ".bpmn"  # and Flowable's .bpmn20.xml: documents.BPMN_SUFFIXES
 FORMS_FOLDER = "forms/"
 MAX_FILES = 50
 MAX_FORM_BYTES = 512 * 1024
@@ -60,14 +62,18 @@ def bundle_hash(bpmn: dict[str, bytes], forms: dict[str, dict]) -> str:
 
 def read_folder(folder: Path) -> dict[str, bytes]:
     """The files of a bundle folder: `*.bpmn` and `forms/*.json`, by bundle-relative name."""
-    files = {f.name: f.read_bytes() for f in sorted(folder.glob(f"*{BPMN_SUFFIX}"))}
+    files = {
+        f.name: f.read_bytes()
+        for f in sorted(folder.iterdir())
+        if f.is_file() and (is_bpmn(f.name) or is_dmn(f.name))
+    }
     for form in sorted((folder / "forms").glob("*.json")):
         files[FORMS_FOLDER + form.name] = form.read_bytes()
     return files
 
 
-def parse_bundle(key: str, files: dict[str, bytes]) -> Bundle:
-    """Parse and validate a bundle's BPMN and forms.
+def parse_bundle(key: str, files: dict[str, bytes], *, process_id: str | None = None) -> Bundle:
+    """Parse and validate a bundle's BPMN (stored as UTF-8, whatever it declared) and forms.
 
     Raises:
         InvalidProcess: with extra["problems"], a list of {file, line, id, message}: every
@@ -78,20 +84,27 @@ def parse_bundle(key: str, files: dict[str, bytes]) -> Bundle:
             f"a bundle has at most {MAX_FILES} files",
             problems=[_problem(None, None, "too many files")],
         )
-    bpmn = {name: data for name, data in files.items() if name.endswith(BPMN_SUFFIX)}
     problems: list[dict] = []
+    bpmn = {}
+    for name, data in files.items():
+        if is_bpmn(name) or is_dmn(name):  # DMN decisions are deployed with the BPMN
+            try:
+                bpmn[name] = to_utf8(name, data)
+            except InvalidProcess as exc:
+                problems.append(_problem(name, None, exc.detail))
     forms = {}
     for name, data in files.items():
-        if name in bpmn:
+        if is_bpmn(name) or is_dmn(name):
             continue
         if not (name.startswith(FORMS_FOLDER) and name.endswith(".json")):
-            problems.append(_problem(name, None, "a bundle holds .bpmn files and forms/*.json"))
+            message = "a bundle holds .bpmn (or .bpmn20.xml) and .dmn files, and forms/*.json"
+            problems.append(_problem(name, None, message))
             continue
         definition = _read_form(key, name, data, problems)
         if definition is not None:
             forms[definition["key"]] = definition
     try:
-        process = parse_process(key, bpmn)
+        process = parse_process(key, bpmn, process_id=process_id)
     except InvalidProcess as exc:
         problems.extend(exc.extra.get("problems", []))
         process = None
@@ -151,7 +164,7 @@ class ProcessLibrary:
         bundles = {}
         for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
             files = read_folder(folder)
-            if any(name.endswith(BPMN_SUFFIX) for name in files):
+            if any(is_bpmn(name) for name in files):
                 bundles[folder.name] = parse_bundle(folder.name, files)
         categories_file = directory / CATEGORIES_FILE
         categories = []

@@ -22,7 +22,7 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 
 def main_file(version: ProcessVersion) -> str:
     """The name of the version's file that holds its main process."""
-    key, files = version.process_key, version.files
+    key, files = version.meta.get("process_id", version.process_key), version.files
     return next(
         (name for name, text in files.items() if f'id="{key}"' in text),
         f"{key}.bpmn" if f"{key}.bpmn" in files else next(iter(files)),

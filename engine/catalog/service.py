@@ -5,15 +5,16 @@ call it, so they accept and refuse the same bundles with the same problems.
 """
 
 import json
+import re
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from engine.bpmn import serializer
-from engine.bpmn.specs import KEY_PATTERN, invalid
+from engine.bpmn.documents import is_bpmn, to_utf8
+from engine.bpmn.specs import KEY_PATTERN, invalid, main_process_ids
 from engine.catalog import checks, reads
 from engine.catalog.bundles import (
-    BPMN_SUFFIX,
     Bundle,
     ProcessLibrary,
     form_file_name,
@@ -26,7 +27,67 @@ from engine.errors import InvalidInput
 KEY_RULE = "lowercase letters, digits and underscores, starting with a letter, 2 to 63 characters"
 
 
-def check(key: str, files: dict[str, bytes], *, operations) -> Bundle:
+def derive_key(process_id: str) -> str:
+    """An offering key from any BPMN process id: `Process_1` -> `process_1`, `sid-A1` -> `sid_a1`.
+
+    Lowercase, every run of other characters one `_`, a letter first, at most 63 characters.
+    """
+    key = re.sub(r"[^a-z0-9]+", "_", process_id.lower()).strip("_")
+    if not key[:1].isalpha():
+        key = f"p_{key}".rstrip("_")
+    return (key if len(key) >= 2 else f"{key}_process")[:63].rstrip("_")
+
+
+def offering_key_for(process_id: str) -> str:
+    """The derived key of `process_id`, or `_2`, `_3`... when another process holds it."""
+    base, number = derive_key(process_id), 1
+    while True:
+        key = base if number == 1 else f"{base[: 63 - len(str(number)) - 1]}_{number}"
+        latest = reads.latest_or_none(key)
+        if latest is None or latest.meta.get("process_id", latest.process_key) == process_id:
+            db.session.rollback()
+            return key
+        number += 1
+
+
+def import_files(
+    files: dict[str, bytes],
+    *,
+    user_id: int | None,
+    operations,
+    key: str | None = None,
+    process_id: str | None = None,
+):
+    """Publish a BPMN file or bundle written by any tool, whatever its process id.
+
+    The offering key is `key` when given, else derived from the process id (offering_key_for);
+    the process id is kept. Returns (version, created) as publish does.
+
+    Raises:
+        InvalidInput: a bad key, or several executable processes and no `process_id` chosen.
+        InvalidProcess: the files do not pass the checks.
+    """
+    if process_id is None:
+        bpmn = {name: to_utf8(name, data) for name, data in files.items() if is_bpmn(name)}
+        candidates = main_process_ids(bpmn)
+        if len(candidates) > 1:
+            raise InvalidInput(
+                f"The files hold several executable processes ({', '.join(candidates)}): "
+                "choose one as process_id.",
+                errors={"process_id": [f"One of: {', '.join(candidates)}."]},
+            )
+        process_id = candidates[0] if candidates else None
+    if process_id is None:
+        raise InvalidInput(
+            "The files hold no executable BPMN process.", errors={"file": ["No process."]}
+        )
+    key = key or offering_key_for(process_id)
+    return publish(key, files, user_id=user_id, operations=operations, process_id=process_id)
+
+
+def check(
+    key: str, files: dict[str, bytes], *, operations, process_id: str | None = None
+) -> Bundle:
     """Parse `files` as a bundle of `key` and run every publish check, writing nothing.
 
     What is not sent comes from the offering's latest version: all its BPMN files when none is
@@ -38,16 +99,27 @@ def check(key: str, files: dict[str, bytes], *, operations) -> Bundle:
     """
     if not KEY_PATTERN.match(key or ""):
         raise InvalidInput(
-            f"{key!r} is not a valid offering key: {KEY_RULE}.", errors={"key": [KEY_RULE]}
+            f"{key!r} is not a valid offering key: {KEY_RULE}. Any BPMN process id can be"
+            " deployed with POST /api/v1/processes, which derives the key.",
+            errors={"key": [KEY_RULE]},
         )
-    bundle = parse_bundle(key, _completed(key, files))
+    latest = reads.latest_or_none(key)
+    process_id = process_id or (latest.meta.get("process_id") if latest else None) or key
+    bundle = parse_bundle(key, _completed(key, files), process_id=process_id)
     found = checks.problems(bundle, operations=operations)
     if found:
         raise invalid(key, found)
     return bundle
 
 
-def publish(key: str, files: dict[str, bytes], *, user_id: int | None, operations):
+def publish(
+    key: str,
+    files: dict[str, bytes],
+    *,
+    user_id: int | None,
+    operations,
+    process_id: str | None = None,
+):
     """Check a bundle and store it as the next version of `key`; returns (version, created).
 
     Identical content returns the existing version (created False).
@@ -55,7 +127,7 @@ def publish(key: str, files: dict[str, bytes], *, user_id: int | None, operation
     Raises:
         InvalidProcess: the bundle does not pass the checks (nothing is written).
     """
-    bundle = check(key, files, operations=operations)
+    bundle = check(key, files, operations=operations, process_id=process_id)
     begin_write()
     version, created = deploy(bundle, user_id=user_id)
     db.session.commit()
@@ -70,7 +142,7 @@ def _completed(key: str, files: dict[str, bytes]) -> dict[str, bytes]:
     if base is None:
         return dict(files)
     completed = {}
-    if not any(name.endswith(BPMN_SUFFIX) for name in files):
+    if not any(is_bpmn(name) for name in files):
         completed.update({name: text.encode("utf-8") for name, text in base.files.items()})
     for form_key, definition in (base.forms or {}).items():
         text = json.dumps(definition, ensure_ascii=False, indent=2)

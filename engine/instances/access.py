@@ -7,7 +7,24 @@ from engine.db import db, is_row_id
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.identity import roles
 from engine.identity.models import User
-from engine.instances.models import HumanTask, ProcessInstance, TaskState
+from engine.instances.models import HumanTask, ProcessInstance, TaskCandidate, TaskState
+
+
+def _candidate_of(user: User):
+    """SQL: the task lists the user, or one of their groups, among its further candidates."""
+    return HumanTask.id.in_(
+        select(TaskCandidate.human_task_id).where(
+            or_(TaskCandidate.user_id == user.id, TaskCandidate.group_key.in_(user.group_keys))
+        )
+    )
+
+
+def is_candidate(user: User, task: HumanTask) -> bool:
+    """The user is in the task's group, in one of its further groups, or named by it."""
+    if task.candidate_group in user.group_keys:
+        return True
+    groups = user.group_keys
+    return any(c.user_id == user.id or c.group_key in groups for c in task.candidates)
 
 
 def visible_instance(user: User, instance_id: int) -> ProcessInstance:
@@ -35,6 +52,7 @@ def _may_see(user: User, instance: ProcessInstance) -> bool:
                     HumanTask.candidate_group.in_(groups),
                     HumanTask.assignee_id == user.id,
                     HumanTask.completed_by_id == user.id,
+                    _candidate_of(user),
                 )
             )
             .limit(1)
@@ -60,11 +78,7 @@ def check_can_cancel(user: User, instance: ProcessInstance) -> None:
 
 def may_work(user: User, task: HumanTask) -> bool:
     """The task is the user's, their group's, or the user is an admin."""
-    return (
-        task.assignee_id == user.id
-        or task.candidate_group in user.group_keys
-        or user.has_role("admin")
-    )
+    return task.assignee_id == user.id or is_candidate(user, task) or user.has_role("admin")
 
 
 def check_can_work(user: User, task: HumanTask) -> None:
@@ -108,7 +122,7 @@ def instances_query(user: User, *, scope: str, status=None, offering=None):
 def tasks_query(user: User, *, scope: str, offering=None):
     """Build the open-task query: scope 'mine' (assigned to me), 'groups' or 'all' (both)."""
     mine = HumanTask.assignee_id == user.id
-    for_groups = (HumanTask.candidate_group.in_(user.group_keys)) & (
+    for_groups = or_(HumanTask.candidate_group.in_(user.group_keys), _candidate_of(user)) & (
         HumanTask.assignee_id.is_(None)
     )
     condition = {"mine": mine, "groups": for_groups}.get(scope, or_(mine, for_groups))

@@ -143,6 +143,7 @@ class HumanTask(db.Model):
     state = db.Column(db.String(16), nullable=False, default=TaskState.OPEN)  # TaskState
     decision = db.Column(db.String(16), nullable=True)  # Decision, on steps that decide
     offering_key = db.Column(db.String(64), nullable=False)
+    priority = db.Column(db.Integer, nullable=True)  # Camunda's priority: higher comes first
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     due_at = db.Column(db.DateTime, nullable=True)
     completed_at = db.Column(db.DateTime, nullable=True)
@@ -151,10 +152,36 @@ class HumanTask(db.Model):
     instance = db.relationship("ProcessInstance")
     assignee = db.relationship(User, foreign_keys=[assignee_id])
     completed_by = db.relationship(User, foreign_keys=[completed_by_id])
+    candidates = db.relationship("TaskCandidate", cascade="all, delete-orphan")
 
     @property
     def is_open(self) -> bool:
         return self.state == TaskState.OPEN
+
+
+class TaskCandidate(db.Model):
+    """A further group or a user who may work a task (Camunda's candidateGroups/-Users).
+
+    `human_task.candidate_group` keeps the first group; this table holds the rest, so inbox
+    queries stay indexed lookups.
+    """
+
+    __tablename__ = "task_candidate"
+    id = db.Column(db.Integer, primary_key=True)
+    human_task_id = db.Column(
+        db.ForeignKey("human_task.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    group_key = db.Column(db.String(64), nullable=True, index=True)
+    user_id = db.Column(
+        db.ForeignKey("user_account.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+
+
+class JobKind(enum.StrEnum):
+    """What a job row runs: an operation (a service task), or an engine step that failed."""
+
+    OPERATION = "operation"
+    STEP = "step"  # a script, condition or library error: retried by running the step again
 
 
 class Job(db.Model):
@@ -170,6 +197,9 @@ class Job(db.Model):
     task_id = db.Column(db.String(36), nullable=False, index=True)
     bpmn_id = db.Column(db.String(120), nullable=False)
     operation = db.Column(db.String(120), nullable=False)
+    kind = db.Column(
+        db.String(16), nullable=False, default=JobKind.OPERATION, server_default="operation"
+    )
     params = db.Column(JSON, nullable=False)
     status = db.Column(db.String(16), nullable=False, default=JobStatus.QUEUED)  # JobStatus
     attempts = db.Column(db.Integer, nullable=False, default=0)

@@ -230,7 +230,7 @@ def next_task_for(user: User, instance_id: int) -> HumanTask | None:
     """Return an open step of the instance that the user may work on now, if any."""
     for task in open_tasks(instance_id):
         if task.assignee_id == user.id or (
-            task.assignee_id is None and task.candidate_group in user.group_keys
+            task.assignee_id is None and access.is_candidate(user, task)
         ):
             return task
     return None

@@ -51,6 +51,8 @@ def start_instance(
     """
     version = catalog.latest(offering_key)
     clean = intake.take(version, version.meta.get("start_form"), data, problems=problems)
+    if version.meta.get("initiator_variable"):  # Camunda's camunda:initiator, for ${initiator}
+        clean[version.meta["initiator_variable"]] = user.username
     begin_write()
     titles = texts.titles(version, clean)
     instance = ProcessInstance(
@@ -168,7 +170,7 @@ def reassign_task(task_id: str, username: str, *, user: User) -> HumanTask:
     access.check_can_work(user, task)
     access.check_open(task)
     assignee = db.session.scalar(select(User).filter_by(username=username, is_active=True))
-    if assignee is None or task.candidate_group not in assignee.group_keys:
+    if assignee is None or not access.is_candidate(assignee, task):
         raise InvalidInput(
             f"{username!r} is not a member of group '{task.candidate_group}'",
             errors={"assignee": ["Not a member of the task's group."]},

@@ -7,6 +7,7 @@ timers).
 import json
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import undefer
@@ -25,9 +26,11 @@ from engine.instances.models import (
     InstanceEvent,
     InstanceStatus,
     Job,
+    JobKind,
     JobStatus,
     Outcome,
     ProcessInstance,
+    TaskCandidate,
     TaskState,
 )
 
@@ -119,6 +122,8 @@ def save(
             payload={"error": failure.detail, **json_safe(failure.extra)},
         )
         log.warning("instance %s failed: %s", instance.id, failure.detail)
+        if failure.extra.get("task_id") and failure.extra.get("bpmn_id"):
+            db.session.add(failed_step_row(instance, failure))
     sync_tasks(instance, workflow, open_rows)
     rows = [
         Job(
@@ -137,6 +142,28 @@ def save(
     if rows and dispatch is not None:
         dispatch([row.id for row in rows])
     return instance
+
+
+STEP_OPERATION = "engine.step"  # what a failed engine step shows where operations are named
+
+
+def failed_step_row(instance: ProcessInstance, failure: ProcessFailed) -> Job:
+    """A failed engine step (script, condition, library error) as a failed-step row.
+
+    The failed-steps machinery lists it, and an agent retries it (with corrected data) once the
+    cause is fixed; until then the request shows `error`.
+    """
+    return Job(
+        instance_id=instance.id,
+        task_id=failure.extra["task_id"],
+        bpmn_id=failure.extra["bpmn_id"],
+        operation=STEP_OPERATION,
+        kind=JobKind.STEP,
+        params={},
+        status=JobStatus.FAILED,
+        attempts=1,
+        error=failure.detail[:4000],
+    )
 
 
 def _last_rejection(instance_id: int) -> dict | None:
@@ -177,12 +204,20 @@ def sync_tasks(instance: ProcessInstance, workflow, open_rows: dict[str, HumanTa
         if task_id not in current:
             row.state, row.completed_at = TaskState.CANCELLED, now
     embedded = instance.process_version.meta.get("embedded_forms", {})
+    closed = _closed_rows(instance.id, [s.task_id for s in steps if s.task_id not in open_rows])
     for step in steps:
         if step.task_id in open_rows:
+            continue
+        if step.task_id in closed:  # a step whose completion failed, opened again by a retry
+            row = closed[step.task_id]
+            row.state, row.completed_at, row.completed_by_id = TaskState.OPEN, None, None
             continue
         form_key = step.form_key or (
             f"embedded:{step.bpmn_id}" if step.bpmn_id in embedded else None
         )
+        people = _users(step.candidate_users + ((step.assignee,) if step.assignee else ()))
+        groups = [g[:64] for g in step.candidate_groups if g != step.candidate_group]
+        assignee = people.get(step.assignee) if step.assignee else None
         db.session.add(
             HumanTask(
                 instance_id=instance.id,
@@ -191,13 +226,53 @@ def sync_tasks(instance: ProcessInstance, workflow, open_rows: dict[str, HumanTa
                 name=step.name[:200],
                 lane=step.lane,
                 candidate_group=step.candidate_group,
+                assignee_id=assignee.id if assignee else None,
                 form_key=form_key,
                 instructions=step.instructions,
                 offering_key=instance.offering_key,
+                priority=step.priority,
                 created_at=now,
-                due_at=runtime.due_after(now, step.due_in),
+                due_at=_due_date(step.due_date) or runtime.due_after(now, step.due_in),
+                candidates=[TaskCandidate(group_key=g) for g in groups]
+                + [
+                    TaskCandidate(user_id=people[u].id) for u in step.candidate_users if u in people
+                ],
             )
         )
+
+
+def _closed_rows(instance_id: int, task_ids: list[str]) -> dict[str, HumanTask]:
+    if not task_ids:
+        return {}
+    with db.session.no_autoflush:  # the instance is half-changed here (see save)
+        rows = db.session.scalars(
+            select(HumanTask)
+            .filter_by(instance_id=instance_id)
+            .where(HumanTask.task_id.in_(task_ids))
+        ).all()
+    return {row.task_id: row for row in rows}
+
+
+def _users(usernames: tuple[str, ...]) -> dict[str, User]:
+    """The active users of these usernames (unknown ones are left out: no one to ask)."""
+    if not usernames:
+        return {}
+    with db.session.no_autoflush:  # the instance is half-changed here (see save)
+        rows = db.session.scalars(
+            select(User).where(User.username.in_(set(usernames)), User.is_active.is_(True))
+        ).all()
+    return {user.username: user for user in rows}
+
+
+def _due_date(text: str | None):
+    """An ISO date-time with offset (a step's dueDate) as naive UTC, or None."""
+    try:
+        when = datetime.fromisoformat(str(text)) if text else None
+    except ValueError:
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return when.astimezone(UTC).replace(tzinfo=None)
 
 
 def cancel_jobs(instance_id: int) -> None:

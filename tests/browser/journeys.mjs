@@ -9,7 +9,12 @@
 //    requester sees "rejected" and the reason.
 // 3. Two onboardings ask for the same username; the second one's account step fails; an agent
 //    corrects the username on the failed-steps page and retries; the request goes on.
+// 4. A designer imports a Camunda Modeler file (process id Process_1, a user task with
+//    camunda:candidateGroups="managers" and formData); a request of it lands in the manager's
+//    inbox, and the manager approves it there; the request runs to its end.
 // Screenshots of each page go to <artifacts_dir>/<lang>-*.png. Exit code 0 means both passed.
+
+import { readFile } from "node:fs/promises";
 
 import { args, main, Session } from "./lib.mjs";
 
@@ -236,4 +241,45 @@ async function correctedStep() {
   await logout();
 }
 
-main(session, "journeys", [onboarding, storeOpening, correctedStep]);
+async function api(path, user, options = {}) {
+  const response = await fetch(`${base}/api/v1${path}`, {
+    ...options,
+    headers: { Authorization: `Bearer demo-${user}`, ...(options.headers || {}) },
+  });
+  check(response.status < 300, `${path} answered ${response.status}: ${await response.clone().text()}`);
+  return response.json();
+}
+
+async function camundaCandidateGroup() {
+  const file = "camunda_purchase_approval.bpmn";
+  const xml = await readFile(new URL(`../corpus/${file}`, import.meta.url));
+  const version = await api(`/processes?filename=${file}`, "designer", {
+    method: "POST", headers: { "Content-Type": "application/xml" }, body: xml,
+  });
+  check(version.process_key === "process_1" && version.process_id === "Process_1", "the key was not derived");
+  const started = await api("/instances", "requester", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ offering: "process_1", data: {} }),
+  });
+  step(`a Camunda Modeler file deployed as process_1; request #${started.id} started`);
+
+  await login("manager");
+  await openTask(started.id, "Task_approve");  // found in the manager's inbox
+  await page.check("[name=approved]");
+  await page.fill("[name=comment]", `Approved in run ${run}`);
+  await shot("camunda-task");
+  await Promise.all([page.waitForURL(/\/inbox/), page.click("button.primary")]);
+  step("the manager completed the managers' Camunda task from the inbox");
+  let instance;
+  for (let attempt = 0; attempt < 60; attempt += 1) {
+    instance = await api(`/instances/${started.id}`, "admin");
+    if (instance.status === "complete") break;
+    await page.waitForTimeout(500);
+  }
+  check(instance.status === "complete", `request #${started.id} is ${instance.status}`);
+  const ended = instance.events.filter((e) => e.kind === "completed").map((e) => e.bpmn_id);
+  check(ended.join() === "EndEvent_approved", `request ended at ${ended}`);
+  await logout();
+}
+
+main(session, "journeys", [onboarding, storeOpening, correctedStep, camundaCandidateGroup]);

@@ -43,6 +43,7 @@ SCREENSHOTS = (
     "catalog-phone",
     "failed-step-correct",
     "failed-step-resolved",
+    "camunda-task",
 )
 
 pytestmark = pytest.mark.browser

@@ -23,6 +23,7 @@ CORE_MODULES = (
     "engine.bpmn.scripting",
     "engine.bpmn.loops",
     "engine.bpmn.durations",
+    "engine.bpmn.cron",
 )
 COMPOSITION_ROOT = ("api/app.py", "api/cli.py", "api/config.py", "api/__init__.py")
 # A domain may import the domains ranked below it, never one of its rank or above.

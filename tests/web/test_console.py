@@ -5,8 +5,12 @@ from sqlalchemy import select
 
 from engine.automation import service as automation
 from engine.automation.service import RetryPolicy
+from engine.catalog import service as catalog
 from engine.db import db
+from engine.identity.models import User
+from engine.instances import service as instances
 from engine.instances.models import Job
+from tests.api.test_step_failures import CAUSES
 from tests.web.support import ONBOARDING, drain, instance, open_task, text, visible_text
 
 
@@ -91,3 +95,21 @@ def test_only_agents_and_admins_retry(web, failed):
     _instance, job_id = failed
     assert web("manager").post(f"/console/jobs/{job_id}/retry").status_code == 403
     assert web("hr").post(f"/console/jobs/{job_id}/retry").status_code == 403
+
+
+def test_failed_engine_step_is_listed_and_retried_from_the_page(app, web):
+    with app.app_context():
+        operations = app.extensions["flowdesk"].operations
+        catalog.publish("faulty", {"faulty.bpmn": CAUSES["multi_instance_type_error"][0]},
+                        user_id=None, operations=operations)  # fmt: skip
+        requester = db.session.scalar(select(User).filter_by(username="requester"))
+        instance_id = instances.start_instance("faulty", {}, user=requester, dispatch=None).id
+        job_id = db.session.scalar(select(Job.id).filter_by(instance_id=instance_id))
+        db.session.remove()
+    admin = web("admin")
+
+    page = visible_text(admin.get("/console/failed"))
+
+    assert f"#{instance_id}" in page and "'int' object is not iterable" in page
+    assert admin.post(f"/console/jobs/{job_id}/retry").status_code == 302
+    assert instance(app, instance_id).status == "error"  # items is still a number

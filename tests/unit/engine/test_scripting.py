@@ -285,15 +285,16 @@ def test_parse_process_refuses_script_when_it_imports(tmp_path):
     assert not marker.exists()
 
 
-def test_run_until_blocked_fails_script_step_when_it_opens_a_file(tmp_path):
+@pytest.mark.parametrize("name", ["open", "vars", "locals"])
+def test_parse_process_refuses_script_when_it_reads_a_name_the_sandbox_lacks(tmp_path, name):
+    # these compile, and only failed on a requester's instance with a NameError
     marker = tmp_path / "pwned"
-    parsed = parse(SCRIPT_BODY.format(script=f"open('{marker}', 'w').write('x')"))
-    workflow = runtime.new_workflow(parsed.spec, parsed.subprocess_specs, {})
+    script = f"{name}('{marker}', 'w')" if name == "open" else f"x = {name}()"
 
-    with pytest.raises(ProcessFailed) as caught:
-        runtime.run_until_blocked(workflow)
+    with pytest.raises(InvalidProcess) as caught:
+        parse(SCRIPT_BODY.format(script=script))
 
-    assert caught.value.extra["bpmn_id"] == "calc"
-    assert caught.value.extra["error_type"] == "NameError"
-    assert runtime.status_of(workflow) == runtime.InstanceStatus.ERROR
+    problem = caught.value.extra["problems"][0]
+    assert problem["id"] == "calc"
+    assert problem["message"] == f"'{name}' is not available in the script sandbox"
     assert not marker.exists()

@@ -157,24 +157,60 @@ def test_parse_process_names_call_activity_when_called_process_is_unknown():
     assert "order_batch" in problem["message"]
 
 
-def test_parse_process_names_timer_when_duration_is_not_quoted():
-    # Timer expressions are Python: unquoted PT1H compiles as a name and fails once armed.
-    document = bpmn(TIMER_BODY.format(kind="timeDuration", expression="PT1H"))
+@pytest.mark.parametrize(
+    ("kind", "expression"),
+    [
+        ("timeDuration", "PT1H"),
+        ("timeCycle", "R3/PT10M"),
+        ("timeDate", "2030-07-01T09:00:00+08:00"),
+    ],
+)
+def test_parse_process_reads_timer_as_a_string_when_camunda_writes_it_unquoted(kind, expression):
+    # Camunda's timers are text, FlowDesk's are Python: PT1H would be a name and fail once armed
+    document = bpmn(TIMER_BODY.format(kind=kind, expression=expression))
+
+    parsed = parse_process("demo", {"demo.bpmn": document})
+
+    assert parsed.spec.task_specs["wait"].event_definition.expression == repr(expression)
+
+
+def test_parse_process_reads_cron_cycle_as_cron():
+    document = bpmn(TIMER_BODY.format(kind="timeCycle", expression="0 0 9 * * ?"))
+
+    parsed = parse_process("demo", {"demo.bpmn": document})
+
+    definition = parsed.spec.task_specs["wait"].event_definition
+    assert type(definition).__name__ == "FlowDeskCycleTimerEventDefinition"
+    assert definition.expression == repr("0 0 9 * * ?")
+
+
+def test_parse_process_reads_quoted_cron_cycle_as_written():
+    document = bpmn(TIMER_BODY.format(kind="timeCycle", expression='"0 0 9 * * ?"'))
+
+    parsed = parse_process("demo", {"demo.bpmn": document})
+
+    assert parsed.spec.task_specs["wait"].event_definition.expression == '"0 0 9 * * ?"'
+
+
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("0 0 25 * * ?", "cron cycle '0 0 25 * * ?' cannot be read"),
+        ('"0 0 25 * * ?"', "cron cycle '0 0 25 * * ?' cannot be read"),  # quoted, Spiff style
+        ("0 0 9 ? * MON-FRI 2026/2", "year '2026/2' must be * or a year range"),
+        ("0 0 9 ? * 8", "weekday 8 is not 1 (SUN) to 7 (SAT)"),
+        ("0 0 9 31 2 ?", "never fires"),
+    ],
+)
+def test_parse_process_names_timer_when_cron_cycle_is_invalid(expression, words):
+    document = bpmn(TIMER_BODY.format(kind="timeCycle", expression=expression))
 
     (problem,) = problems_of({"demo.bpmn": document})
 
     assert problem["id"] == "wait"
-    assert problem["line"] == line_of(document, ">PT1H<")
-
-
-def test_parse_process_names_timer_when_date_is_not_quoted():
-    document = bpmn(TIMER_BODY.format(kind="timeDate", expression="2030-01-01T09:00:00+08:00"))
-
-    (problem,) = problems_of({"demo.bpmn": document})
-
-    assert problem["id"] == "wait"
-    assert problem["line"] == line_of(document, ">2030-01-01T09")
-    assert "quote" in problem["message"]
+    assert problem["file"] == "demo.bpmn"
+    assert problem["line"] == line_of(document, expression)
+    assert words in problem["message"]
 
 
 def test_parse_process_names_timer_when_date_has_no_utc_offset():
@@ -206,7 +242,7 @@ def test_parse_process_names_flow_when_condition_has_syntax_error():
         '<bpmn:sequenceFlow id="flow_2" sourceRef="calc" targetRef="end" />',
         '<bpmn:sequenceFlow id="flow_2" sourceRef="calc" targetRef="end">\n'
         '      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">'
-        "${approved}</bpmn:conditionExpression>\n"
+        "approved ==</bpmn:conditionExpression>\n"
         "    </bpmn:sequenceFlow>",
     )
     document = bpmn(body)
@@ -214,7 +250,7 @@ def test_parse_process_names_flow_when_condition_has_syntax_error():
     (problem,) = problems_of({"demo.bpmn": document})
 
     assert problem["id"] == "flow_2"
-    assert problem["line"] == line_of(document, "${approved}")
+    assert problem["line"] == line_of(document, "approved ==")
     assert "SyntaxError" in problem["message"]
 
 
