@@ -37,6 +37,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
 from admin import formview
+from engine.audit.service import Actor
 from engine.db import utcnow
 from engine.errors import Forbidden, PlatformError, status_of
 from engine.identity import reads as identity
@@ -126,6 +127,11 @@ def sign_in_policy() -> identity_service.SignInPolicy:
 def me() -> User:
     """The signed-in user's engine row (views run behind login_required)."""
     return current_user.user
+
+
+def actor() -> Actor:
+    """The signed-in user and their address, for the audit trail."""
+    return Actor(me().id, me().username, request.remote_addr)
 
 
 def roles_required(*roles: str):
@@ -439,7 +445,7 @@ def login():
 def logout():
     spoken = lang()
     if current_user.is_authenticated:
-        identity_service.sign_out(current_user.token)
+        identity_service.sign_out(current_user.token, source=request.remote_addr)
     logout_user()
     session.clear()
     session["lang"] = spoken  # the sign-in page that follows speaks the same language

@@ -1,20 +1,23 @@
 """Units of work on identities: users, tokens, languages, and the demo directory of people."""
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from engine.audit.kinds import AuditKind
+from engine.audit.service import Actor, append
 from engine.db import begin_write, db, utcnow, write_unit
 from engine.errors import Conflict, InvalidInput, NotFound
-from engine.identity import demo
+from engine.identity import demo, passwords
 from engine.identity.models import ApiToken, Group, User, UserSession
 from engine.identity.reads import dummy_hash, hash_token
 from engine.identity.roles import ROLES
 
 LANGUAGES = ("zh", "en")
+GROUP_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 def _add_token(user: User, name: str, token: str | None = None) -> str:
@@ -23,30 +26,40 @@ def _add_token(user: User, name: str, token: str | None = None) -> str:
     return token
 
 
+def _user_named(username: str) -> User:
+    user = db.session.scalar(select(User).filter_by(username=username))
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
 @write_unit
-def issue_token(username: str, *, name: str = "cli") -> str:
+def issue_token(username: str, *, name: str = "cli", actor: Actor) -> str:
     """Create an API token for a user; return the clear token (shown once, never stored).
 
     Raises:
         NotFound: no such user.
     """
-    user = db.session.scalar(select(User).filter_by(username=username))
-    if user is None:
-        raise NotFound(f"no user {username!r}")
+    user = _user_named(username)
     token = _add_token(user, name)
+    append(AuditKind.TOKEN_CREATED, actor, subject=f"user:{user.id}",
+           detail={"username": username, "name": name})  # fmt: skip
     db.session.commit()
     return token
 
 
 @write_unit
-def create_user(username: str, display_name: str, *, roles: str, group_keys: list[str]) -> str:
-    """Create a user in the given groups; return an API token for them.
+def create_user(username: str, display_name: str, *, roles: str, group_keys: list[str],
+                actor: Actor, password: str | None = None) -> str:  # fmt: skip
+    """Create a user in the given groups, with a password if one is given; return an API token.
 
     Raises:
-        Conflict: the username is taken. InvalidInput: an unknown role or group.
+        Conflict: the username is taken. InvalidInput: an unknown role or group, a weak password.
     """
     if db.session.scalar(select(User).filter_by(username=username)):
         raise Conflict(f"user {username!r} exists")
+    if password is not None:
+        passwords.check_policy(password, hints=(username, display_name))
     unknown_roles = sorted({r.strip() for r in roles.split(",") if r.strip()} - set(ROLES))
     if unknown_roles:
         raise InvalidInput(
@@ -60,11 +73,95 @@ def create_user(username: str, display_name: str, *, roles: str, group_keys: lis
             f"unknown group(s): {', '.join(missing)}", errors={"groups": ["Unknown group."]}
         )
     user = User(username=username, display_name=display_name, roles=roles, groups=found)
+    if password is not None:
+        user.password_hash = passwords.hash_password(password)
     db.session.add(user)
     db.session.flush()
     token = _add_token(user, "cli")
+    append(AuditKind.USER_CREATED, actor, subject=f"user:{user.id}",
+           detail={"username": username, "roles": roles, "groups": sorted(group_keys),
+                   "password": password is not None})  # fmt: skip
     db.session.commit()
     return token
+
+
+@write_unit
+def create_group(key: str, name_en: str, name_zh: str, *, actor: Actor) -> Group:
+    """Create a group whose members share an inbox.
+
+    Raises:
+        Conflict: the key is taken. InvalidInput: a key that is not snake_case.
+    """
+    if not GROUP_KEY.fullmatch(key or ""):
+        rule = "Lower-case letters, digits and _; at most 64."
+        raise InvalidInput(f"bad group key {key!r}", errors={"key": [rule]})
+    if db.session.scalar(select(Group).filter_by(key=key)):
+        raise Conflict(f"group {key!r} exists")
+    group = Group(key=key, name_en=name_en or key, name_zh=name_zh or name_en or key)
+    db.session.add(group)
+    db.session.flush()
+    append(AuditKind.GROUP_CREATED, actor, subject=f"group:{group.id}",
+           detail={"key": key, "name_en": group.name_en, "name_zh": group.name_zh})  # fmt: skip
+    db.session.commit()
+    return group
+
+
+@write_unit
+def set_password(username: str, password: str, *, actor: Actor) -> None:
+    """Set (or, by an admin, reset) a user's password; their open web sessions end.
+
+    Raises:
+        NotFound: no such user. InvalidInput: the password breaks the policy.
+    """
+    user = _user_named(username)
+    passwords.check_policy(password, hints=(user.username, user.display_name))
+    _store_password(user, password, actor)
+    db.session.commit()
+
+
+def _store_password(user: User, password: str, actor: Actor) -> None:
+    user.password_hash = passwords.hash_password(password)
+    user.failed_sign_ins, user.locked_until = 0, None
+    _end_sessions(user.id)
+    append(AuditKind.PASSWORD_SET, actor, subject=f"user:{user.id}",
+           detail={"username": user.username, "own": actor.user_id == user.id})  # fmt: skip
+
+
+def change_password(user_id: int, current: str, new: str, *, actor: Actor) -> None:
+    """A user changes their own password, giving the current one first.
+
+    Raises:
+        InvalidInput: the current password is wrong, or the new one breaks the policy.
+    """
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id}")
+    if not passwords.matches(user.password_hash or dummy_hash(), current):
+        raise InvalidInput("The current password is wrong.",
+                           errors={"current_password": ["Wrong password."]})  # fmt: skip
+    passwords.check_policy(new, hints=(user.username, user.display_name))
+    begin_write()
+    user = db.session.get(User, user_id)
+    _store_password(user, new, actor)
+    db.session.commit()
+
+
+@write_unit
+def set_active(username: str, active: bool, *, actor: Actor) -> None:
+    """Deactivate a user (their sessions end, their tokens stop working) or activate them again.
+
+    Raises:
+        NotFound: no such user.
+    """
+    user = _user_named(username)
+    if user.is_active != active:
+        user.is_active = active
+        if not active:
+            _end_sessions(user.id)
+        kind = AuditKind.USER_CHANGED if active else AuditKind.USER_DEACTIVATED
+        append(kind, actor, subject=f"user:{user.id}",
+               detail={"username": username, "active": active})  # fmt: skip
+    db.session.commit()
 
 
 @write_unit
@@ -102,7 +199,7 @@ def seed_demo() -> list[str]:
             locale=locale,
             email=f"{username}@example.com",
             groups=[groups[g] for g in member_of],
-            password_hash=generate_password_hash(demo.PASSWORD),
+            password_hash=passwords.hash_password(demo.PASSWORD),
         )
         db.session.add(user)
         db.session.flush()
@@ -131,20 +228,22 @@ def sign_in(username: str, password: str, *, source: str | None,
     """
     user = db.session.scalar(select(User).filter_by(username=username)) if username else None
     stored = user.password_hash if user is not None and user.password_hash else None
-    valid = check_password_hash(stored or dummy_hash(), password)
+    valid = passwords.matches(stored or dummy_hash(), password)
     now = utcnow()
-    if user is None or stored is None:
-        db.session.rollback()
-        return None
-    locked = user.locked_until is not None and user.locked_until > now
     begin_write()
-    user = db.session.get(User, user.id)
-    if locked or not valid or not user.is_active:
-        if not locked and not valid:
+    user = db.session.get(User, user.id) if stored is not None else None
+    locked = user is not None and user.locked_until is not None and user.locked_until > now
+    if user is None or locked or not valid or not user.is_active:
+        reason = ("unknown" if user is None else "locked" if locked
+                  else "wrong_password" if not valid else "inactive")  # fmt: skip
+        if reason == "wrong_password":
             user.failed_sign_ins += 1
             if user.failed_sign_ins >= policy.lock_after:
                 user.locked_until = now + timedelta(minutes=policy.lock_minutes)
                 user.failed_sign_ins = 0
+        append(AuditKind.SIGN_IN_FAILED, Actor(source=source),
+               subject=f"user:{user.id}" if user is not None else None,
+               detail={"username": (username or "")[:64], "reason": reason})  # fmt: skip
         db.session.commit()
         return None
     user.failed_sign_ins, user.locked_until = 0, None
@@ -153,19 +252,29 @@ def sign_in(username: str, password: str, *, source: str | None,
         UserSession(id=hash_token(token), user_id=user.id, source=(source or "")[:64] or None,
                     expires_at=now + timedelta(hours=policy.session_hours))
     )  # fmt: skip
+    append(AuditKind.SIGN_IN, Actor(user.id, user.username, source), subject=f"user:{user.id}",
+           detail={"method": "password"})  # fmt: skip
     db.session.commit()
     return user, token
 
 
 @write_unit
-def sign_out(token: str) -> None:
+def sign_out(token: str, *, source: str | None) -> None:
     """End a web session on the server: its cookie no longer signs anyone in."""
+    row = db.session.get(UserSession, hash_token(token))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        append(AuditKind.SIGN_OUT, Actor(row.user_id, row.user.username, source),
+               subject=f"user:{row.user_id}")  # fmt: skip
+    db.session.commit()
+
+
+def _end_sessions(user_id: int) -> None:
     db.session.execute(
         update(UserSession)
-        .where(UserSession.id == hash_token(token), UserSession.revoked_at.is_(None))
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    db.session.commit()
 
 
 @write_unit
