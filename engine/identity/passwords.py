@@ -9,6 +9,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from zxcvbn import zxcvbn
 
 from engine.errors import InvalidInput
+from forms.messages import FieldError, as_problem
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256  # scrypt takes any length; a cap keeps a request's hashing bounded
@@ -22,14 +23,23 @@ def check_policy(password: str, *, hints: tuple[str, ...] = ()) -> None:
         InvalidInput: with the reason under errors["password"].
     """
     if not isinstance(password, str) or len(password) < MIN_LENGTH:
-        reason = f"At least {MIN_LENGTH} characters."
+        code, texts = "password_short", (f"At least {MIN_LENGTH} characters.",
+                                         f"至少 {MIN_LENGTH} 个字符。")  # fmt: skip
     elif len(password) > MAX_LENGTH:
-        reason = f"At most {MAX_LENGTH} characters."
+        code, texts = "password_long", (f"At most {MAX_LENGTH} characters.",
+                                        f"最多 {MAX_LENGTH} 个字符。")  # fmt: skip
     elif zxcvbn(password, user_inputs=[h for h in hints if h])["score"] < MIN_SCORE:
-        reason = "Too easy to guess: it is a common or leaked password, or close to one."
+        code, texts = (
+            "password_guessable",
+            (
+                "Too easy to guess: a common or leaked password, or close to one, or your name.",
+                "太容易被猜到：这是常见或已泄露的密码、与之相近，或包含你的名字。",
+            ),
+        )
     else:
         return
-    raise InvalidInput("The password is not accepted.", errors={"password": [reason]})
+    problem = as_problem({"password": [FieldError(code, texts=texts)]})
+    raise InvalidInput("The password is not accepted.", **problem)
 
 
 def hash_password(password: str) -> str:

@@ -3,18 +3,19 @@
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
 from engine.audit.kinds import AuditKind
 from engine.audit.service import Actor, append
-from engine.db import begin_write, db, utcnow, write_unit
+from engine.db import begin_write, db, is_row_id, utcnow, write_unit
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import demo, passwords
 from engine.identity.models import ApiToken, Group, User, UserSession
 from engine.identity.reads import dummy_hash, hash_token
 from engine.identity.roles import ROLES
+from forms.messages import FieldError, as_problem
 
 LANGUAGES = ("zh", "en")
 GROUP_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -46,6 +47,71 @@ def issue_token(username: str, *, name: str = "cli", actor: Actor) -> str:
            detail={"username": username, "name": name})  # fmt: skip
     db.session.commit()
     return token
+
+
+TOKEN_SCOPES = ("read", "write")
+
+
+@write_unit
+def create_token(user_id: int, name: str, *, scopes: list[str], expires_at: datetime | None,
+                 actor: Actor) -> tuple[ApiToken, str]:  # fmt: skip
+    """Create a token for a user: its row and the clear token (shown once, never stored).
+
+    `read` allows GET calls, `write` everything else; `expires_at` is naive UTC or None.
+
+    Raises:
+        InvalidInput: an unknown scope, no scope, or an expiry in the past.
+    """
+    if not scopes or set(scopes) - set(TOKEN_SCOPES):
+        rule = f"One or more of {', '.join(TOKEN_SCOPES)}."
+        raise InvalidInput("unknown token scope", errors={"scopes": [rule]})
+    if expires_at is not None and expires_at <= utcnow():
+        raise InvalidInput("the expiry is past", errors={"expires_at": ["In the future."]})
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id}")
+    token = secrets.token_urlsafe(32)
+    chosen = ",".join(s for s in TOKEN_SCOPES if s in scopes)
+    row = ApiToken(user_id=user.id, token_hash=hash_token(token), name=name, scopes=chosen,
+                   expires_at=expires_at)  # fmt: skip
+    db.session.add(row)
+    db.session.flush()
+    append(AuditKind.TOKEN_CREATED, actor, subject=f"token:{row.id}",
+           detail={"username": user.username, "name": name, "scopes": row.scopes,
+                   "expires_at": expires_at})  # fmt: skip
+    db.session.commit()
+    return row, token
+
+
+@write_unit
+def revoke_token(user_id: int, token_id: int, *, keep: int | None, actor: Actor) -> None:
+    """Revoke one of a user's tokens; never `keep`, the one the call itself came with.
+
+    Raises:
+        NotFound: not a working token of this user. Conflict: the token of this very call.
+    """
+    row = db.session.get(ApiToken, token_id) if is_row_id(token_id) else None
+    if row is None or row.user_id != user_id or not row.is_usable(utcnow()):
+        raise NotFound(f"token {token_id}")
+    if row.id == keep:
+        raise Conflict("this call is made with that token: revoke it with another one")
+    row.revoked_at = utcnow()
+    append(AuditKind.TOKEN_REVOKED, actor, subject=f"token:{row.id}",
+           detail={"username": row.user.username, "name": row.name})  # fmt: skip
+    db.session.commit()
+
+
+@write_unit
+def note_token_use(token_id: int, *, source: str | None, method: str, path: str) -> None:
+    """Record that a token was used (at most hourly: see reads.token_use_is_due)."""
+    row = db.session.get(ApiToken, token_id)
+    if row is None:
+        return
+    row.last_used_at = utcnow()
+    append(AuditKind.TOKEN_USED, Actor(row.user_id, row.user.username, source),
+           subject=f"token:{row.id}", detail={"name": row.name, "method": method,
+                                               "path": path[:200]})  # fmt: skip
+    db.session.commit()
 
 
 @write_unit
@@ -93,8 +159,9 @@ def create_group(key: str, name_en: str, name_zh: str, *, actor: Actor) -> Group
         Conflict: the key is taken. InvalidInput: a key that is not snake_case.
     """
     if not GROUP_KEY.fullmatch(key or ""):
-        rule = "Lower-case letters, digits and _; at most 64."
-        raise InvalidInput(f"bad group key {key!r}", errors={"key": [rule]})
+        rule = FieldError("group_key", texts=("Lower-case letters, digits and _; at most 64.",
+                                              "小写字母、数字和 _，最多 64 个。"))  # fmt: skip
+        raise InvalidInput(f"bad group key {key!r}", **as_problem({"key": [rule]}))
     if db.session.scalar(select(Group).filter_by(key=key)):
         raise Conflict(f"group {key!r} exists")
     group = Group(key=key, name_en=name_en or key, name_zh=name_zh or name_en or key)
@@ -137,8 +204,9 @@ def change_password(user_id: int, current: str, new: str, *, actor: Actor) -> No
     if user is None:
         raise NotFound(f"user {user_id}")
     if not passwords.matches(user.password_hash or dummy_hash(), current):
+        wrong = FieldError("password_wrong", texts=("Wrong password.", "密码错误。"))
         raise InvalidInput("The current password is wrong.",
-                           errors={"current_password": ["Wrong password."]})  # fmt: skip
+                           **as_problem({"current_password": [wrong]}))  # fmt: skip
     passwords.check_policy(new, hints=(user.username, user.display_name))
     begin_write()
     user = db.session.get(User, user_id)
