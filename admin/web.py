@@ -293,6 +293,8 @@ def _nav(user: User) -> list[tuple[str, str, str]]:
         items.append(("inbox.index", _("Inbox"), "inbox"))
     if roles.handles_failed_steps(user):
         items.append(("console.failed", _("Failed steps"), "console"))
+    if roles.administers(user):
+        items.append(("administration.users", _("Administration"), "admin"))
     return items
 
 

@@ -1,0 +1,125 @@
+"""A fresh installation without the demo seed, set up with the README's commands: an admin,
+groups and users with passwords; they sign in to the web; a group's member sees its tasks.
+
+Real processes: the CLI as an operator runs it (passwords typed on standard input, no demo
+mode, a secret key from the environment) and `flowdesk serve` answering over HTTP.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+
+import pytest
+import requests
+
+from tests.servers import free_port, session_postgres
+from tests.stack import ROOT, Processes, _wait_until_healthy, database_kind
+
+pytestmark = pytest.mark.integration
+STRONG = {"root": "cobalt-Harbour-71-lantern", "hannah": "quiet-Meadow-42-teapot",
+          "mia": "silver-Falcon-93-orchard"}  # fmt: skip
+ONBOARDING = {
+    "first_name": "Ada", "last_name": "Lovelace", "username": "ada.lovelace",
+    "personal_email": "ada@example.org", "department": "engineering", "role": "Engineer",
+    "start_date": "2099-01-04", "employment_type": "employee", "location": "shanghai",
+}  # fmt: skip
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def empty_database(request, tmp_path):
+    if database_kind() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    server, name = session_postgres(request), f"fresh_{uuid.uuid4().hex[:12]}"
+    yield server.create_database(name)
+    server.drop_database(name)
+
+
+def production_env(database_url: str) -> dict:
+    """No demo mode: a real secret key; cookies not Secure only because this test speaks http."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWDESK_")}
+    env.update(
+        PYTHONUNBUFFERED="1",
+        FLOWDESK_DATABASE_URL=database_url,
+        FLOWDESK_SECRET_KEY=uuid.uuid4().hex,
+        FLOWDESK_SECURE_COOKIES="false",
+        FLOWDESK_DISPATCHER="inline",
+        FLOWDESK_TIMER_POLL_SECONDS="0.5",
+    )
+    return env
+
+
+def flask(env, *args, password: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        input=f"{password}\n{password}\n" if password else "",
+    )  # fmt: skip
+
+
+def ok(result) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return (result.stdout.strip().splitlines() or [""])[-1]
+
+
+def sign_in(base: str, username: str, password: str) -> requests.Session:
+    browser = requests.Session()
+    token = _CSRF.search(browser.get(f"{base}/login", timeout=10).text).group(1)
+    answer = browser.post(
+        f"{base}/login", data={"csrf_token": token, "username": username, "password": password},
+        allow_redirects=False, timeout=30,
+    )  # fmt: skip
+    assert answer.status_code == 302, answer.text[:500]
+    return browser
+
+
+def test_a_fresh_install_with_the_readme_commands(empty_database, tmp_path):
+    env = production_env(empty_database)
+    refused = flask(env, "flowdesk", "seed-demo")
+    ok(flask(env, "db", "upgrade"))
+    assert refused.returncode != 0 and "only in demo mode" in refused.stderr
+    ok(flask(env, "flowdesk", "sync"))
+    ok(flask(env, "flowdesk", "create-admin", "root", "--name", "Root Admin",
+             password=STRONG["root"]))  # fmt: skip
+    weak = flask(env, "flowdesk", "create-user", "weak", "--name", "W", "--password",
+                 password="password123")  # fmt: skip
+    assert weak.returncode == 1 and "Too easy to guess" in weak.stderr
+    ok(flask(env, "flowdesk", "create-group", "hr", "--name", "HR", "--name-zh", "人力资源"))
+    ok(flask(env, "flowdesk", "create-group", "managers", "--name", "Managers"))
+    hr_token = ok(flask(env, "flowdesk", "create-user", "hannah", "--name", "Hannah HR",
+                        "--groups", "hr", "--password", password=STRONG["hannah"]))  # fmt: skip
+    mia_token = ok(flask(env, "flowdesk", "create-user", "mia", "--name", "Mia Manager",
+                         "--roles", "requester,approver", "--groups", "managers", "--password",
+                         password=STRONG["mia"]))  # fmt: skip
+    assert "intact: 5 event(s)" in ok(flask(env, "flowdesk", "audit", "verify"))
+
+    port = free_port()
+    processes = Processes(tmp_path)
+    server = processes.start(
+        "web", [sys.executable, "-m", "flask", "--app", "wsgi", "flowdesk", "serve", "--port",
+                str(port)], env,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(base, server, "flowdesk serve")
+        for username, password in STRONG.items():
+            assert "/catalog" in sign_in(base, username, password).get(f"{base}/catalog").url
+        admin = sign_in(base, "root", STRONG["root"])
+        assert admin.get(f"{base}/admin/users", timeout=10).status_code == 200
+        started = requests.post(
+            f"{base}/api/v1/instances", headers={"Authorization": f"Bearer {hr_token}"},
+            json={"offering": "new_hire_onboarding", "data": ONBOARDING}, timeout=30,
+        )  # fmt: skip
+        assert started.status_code == 201, started.text
+        tasks = requests.get(
+            f"{base}/api/v1/tasks?scope=groups", headers={"Authorization": f"Bearer {mia_token}"},
+            timeout=10,
+        ).json()  # fmt: skip
+        assert [t["bpmn_id"] for t in tasks["items"]] == ["manager_approval"]
+        inbox = sign_in(base, "mia", STRONG["mia"]).get(f"{base}/inbox", timeout=10).text
+        assert "manager_approval" in inbox or "Ada" in inbox
+    finally:
+        processes.stop_all()
