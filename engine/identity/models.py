@@ -1,6 +1,10 @@
 """Users, the groups whose inboxes they share, and their API tokens (stored as SHA-256)."""
 
+import re
+
 from engine.db import db, utcnow
+
+GROUP_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")  # a group's key: BPMN lanes name it
 
 group_member = db.Table(
     "group_member",

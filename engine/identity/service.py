@@ -1,6 +1,5 @@
 """Units of work on identities: users, tokens, languages, and the demo directory of people."""
 
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,14 +10,14 @@ from engine.audit.kinds import AuditKind
 from engine.audit.service import Actor, append
 from engine.db import begin_write, db, is_row_id, utcnow, write_unit
 from engine.errors import Conflict, InvalidInput, NotFound
-from engine.identity import demo, passwords
-from engine.identity.models import ApiToken, Group, User, UserSession
+from engine.identity import demo, ldap, passwords, sync
+from engine.identity.ldap import DirectorySettings
+from engine.identity.models import GROUP_KEY, ApiToken, Group, User, UserSession
 from engine.identity.reads import dummy_hash, hash_token
 from engine.identity.roles import ROLES
 from forms.messages import FieldError, as_problem
 
 LANGUAGES = ("zh", "en")
-GROUP_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 def _add_token(user: User, name: str, token: str | None = None) -> str:
@@ -286,8 +285,8 @@ class SignInPolicy:
     lock_minutes: float = 15
 
 
-def sign_in(username: str, password: str, *, source: str | None,
-            policy: SignInPolicy) -> tuple[User, str] | None:  # fmt: skip
+def sign_in(username: str, password: str, *, source: str | None, policy: SignInPolicy,
+            directory: DirectorySettings | None = None) -> tuple[User, str] | None:  # fmt: skip
     """Check a password and open a server-side session; (user, session token) or None.
 
     Wrong passwords count; `lock_after` of them in a row lock the account for `lock_minutes`
@@ -296,6 +295,9 @@ def sign_in(username: str, password: str, *, source: str | None,
     """
     user = db.session.scalar(select(User).filter_by(username=username)) if username else None
     stored = user.password_hash if user is not None and user.password_hash else None
+    if stored is None and directory is not None:  # no local password: the directory decides
+        return _sign_in_directory(username, password, source=source, policy=policy,
+                                  directory=directory)  # fmt: skip
     valid = passwords.matches(stored or dummy_hash(), password)
     now = utcnow()
     begin_write()
@@ -314,16 +316,53 @@ def sign_in(username: str, password: str, *, source: str | None,
                detail={"username": (username or "")[:64], "reason": reason})  # fmt: skip
         db.session.commit()
         return None
+    return user, _open_session(user, source=source, policy=policy, method="password")
+
+
+def _open_session(user: User, *, source: str | None, policy: SignInPolicy, method: str) -> str:
+    """Open a web session for a user whose credentials were checked; commit; its token."""
     user.failed_sign_ins, user.locked_until = 0, None
     token = secrets.token_urlsafe(32)
     db.session.add(
         UserSession(id=hash_token(token), user_id=user.id, source=(source or "")[:64] or None,
-                    expires_at=now + timedelta(hours=policy.session_hours))
+                    expires_at=utcnow() + timedelta(hours=policy.session_hours))
     )  # fmt: skip
     append(AuditKind.SIGN_IN, Actor(user.id, user.username, source), subject=f"user:{user.id}",
-           detail={"method": "password"})  # fmt: skip
+           detail={"method": method})  # fmt: skip
     db.session.commit()
-    return user, token
+    return token
+
+
+def _sign_in_directory(username: str, password: str, *, source: str | None,
+                       policy: SignInPolicy, directory: DirectorySettings):  # fmt: skip
+    """Bind to the directory as the user; on success bring their groups, roles and manager over.
+
+    The directory is asked before the write lock is taken (it may be slow). A local account
+    that is locked or deactivated stays refused whatever the directory says.
+
+    Raises:
+        Unavailable: the directory cannot be reached.
+    """
+    db.session.rollback()
+    person = ldap.authenticate(directory, username, password)
+    begin_write()
+    user = db.session.scalar(select(User).filter_by(username=username))
+    now = utcnow()
+    locked = user is not None and user.locked_until is not None and user.locked_until > now
+    if person is None or locked or (user is not None and not user.is_active):
+        reason = "directory_refused" if person is None else "locked" if locked else "inactive"
+        if user is not None and reason == "directory_refused":
+            user.failed_sign_ins += 1
+            if user.failed_sign_ins >= policy.lock_after:
+                user.locked_until = now + timedelta(minutes=policy.lock_minutes)
+                user.failed_sign_ins = 0
+        append(AuditKind.SIGN_IN_FAILED, Actor(source=source),
+               subject=f"user:{user.id}" if user is not None else None,
+               detail={"username": (username or "")[:64], "reason": reason})  # fmt: skip
+        db.session.commit()
+        return None
+    user = sync.synced(person, Actor(source=source))
+    return user, _open_session(user, source=source, policy=policy, method="directory")
 
 
 @write_unit

@@ -1,5 +1,7 @@
 """A fresh installation without the demo seed, set up with the README's commands: an admin,
 groups and users with passwords; they sign in to the web; a group's member sees its tasks.
+Sign-in through a real OpenLDAP slapd: directory groups become FlowDesk groups and roles, the
+manager attribute the org chart, and a directory group's member sees that group's tasks.
 
 Real processes: the CLI as an operator runs it (passwords typed on standard input, no demo
 mode, a secret key from the environment) and `flowdesk serve` answering over HTTP.
@@ -13,9 +15,18 @@ import uuid
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from api.app import create_app, sync_bundled
+from engine.audit.models import AuditEvent
+from engine.audit.service import CLI
+from engine.db import db
+from engine.identity import reads as identity_reads
+from engine.identity import service as identity
+from tests import ldap_server
 from tests.servers import free_port, session_postgres
 from tests.stack import ROOT, Processes, _wait_until_healthy, database_kind
+from tests.web.support import Web, visible_text
 
 pytestmark = pytest.mark.integration
 STRONG = {"root": "cobalt-Harbour-71-lantern", "hannah": "quiet-Meadow-42-teapot",
@@ -123,3 +134,79 @@ def test_a_fresh_install_with_the_readme_commands(empty_database, tmp_path):
         assert "manager_approval" in inbox or "Ada" in inbox
     finally:
         processes.stop_all()
+
+
+@pytest.fixture
+def directory(tmp_path):
+    reason = ldap_server.missing()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    people = [
+        ldap_server.person("mona", "Mona Manager", "mona-directory-pw"),
+        ldap_server.person(
+            "fay",
+            "Fay Finance",
+            "fay-directory-pw",
+            departmentNumber="finance",
+            manager=f"uid=mona,ou=people,{ldap_server.SUFFIX}",
+        ),  # fmt: skip
+        ldap_server.group("finance-team", "fay"),
+        ldap_server.group("managers-dl", "mona"),
+        ldap_server.group("unmapped", "fay", "mona"),
+    ]
+    with ldap_server.LdapServer(tmp_path / "slapd", people) as server:
+        yield server
+
+
+def test_directory_sign_in_brings_groups_roles_and_the_manager(directory, tmp_path):
+    app = create_app({
+        "TESTING": True, "DISPATCHER": "record", "TIMER_POLL_SECONDS": 3600,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'directory.db'}",
+        "LDAP_URL": directory.url, "LDAP_BIND_DN": ldap_server.ADMIN_DN,
+        "LDAP_BIND_PASSWORD": ldap_server.ADMIN_PASSWORD,
+        "LDAP_USER_BASE": f"ou=people,{ldap_server.SUFFIX}",
+        "LDAP_GROUP_BASE": f"ou=groups,{ldap_server.SUFFIX}",
+        "DIRECTORY_GROUP_MAP": {
+            "finance-team": {"groups": ["finance"]},
+            f"cn=managers-dl,ou=groups,{ldap_server.SUFFIX}": {"groups": ["managers"],
+                                                              "roles": ["approver"]},
+        },
+    })  # fmt: skip
+    with app.app_context():
+        db.create_all()
+        sync_bundled(app)
+        db.session.remove()
+
+    wrong = Web(app)
+    wrong.get("/login")
+    assert wrong.post("/login", {"username": "fay", "password": "nope"}).status_code == 401
+    Web(app).login("mona", "mona-directory-pw")
+    fay = Web(app)
+    fay.login("fay", "fay-directory-pw")
+    with app.app_context():
+        mona_row = identity_reads.user_by_username("mona")
+        fay_row = identity_reads.user_by_username("fay")
+        assert (mona_row.role_set, mona_row.group_keys) == ({"requester", "approver"}, {"managers"})
+        assert (fay_row.role_set, fay_row.group_keys) == ({"requester"}, {"finance"})
+        assert (fay_row.manager_id, fay_row.department) == (mona_row.id, "finance")
+        assert fay_row.password_hash is None  # the directory keeps the password
+        failures = [e.detail for e in db.session.scalars(
+            select(AuditEvent).filter_by(kind="sign_in_failed"))]  # fmt: skip
+        assert failures == ['{"reason": "directory_refused", "username": "fay"}']
+        fay_token = identity.issue_token("fay", actor=CLI)
+        mona_token = identity.issue_token("mona", actor=CLI)
+        db.session.remove()
+
+    api = app.test_client()
+    started = api.post("/api/v1/instances", headers={"Authorization": f"Bearer {fay_token}"},
+                       json={"offering": "new_hire_onboarding", "data": ONBOARDING})  # fmt: skip
+    assert started.status_code == 201, started.get_json()
+    tasks = api.get("/api/v1/tasks?scope=groups", headers={"Authorization": f"Bearer {mona_token}"})
+    assert [t["bpmn_id"] for t in tasks.get_json()["items"]] == ["manager_approval"]
+    mona = Web(app)
+    mona.login("mona", "mona-directory-pw")
+    assert "Ada Lovelace" in visible_text(mona.get("/inbox?scope=groups"))
+    with app.app_context():
+        db.engine.dispose()
