@@ -4,12 +4,13 @@
 HTML error pages, then registers the blueprints. Nothing here touches /api/.
 """
 
-from admin import console, inbox, people, portal, web
+from admin import console, inbox, people, portal, sso, web
 
 
 def register(app) -> None:
     """Register the web blueprints, login and translations on the app."""
     web.init_app(app)
-    for blueprint in (web.blp, portal.blp, inbox.blp, console.blp, people.blp):
+    sso.init_app(app)
+    for blueprint in (web.blp, sso.blp, portal.blp, inbox.blp, console.blp, people.blp):
         app.register_blueprint(blueprint)
     app.register_blueprint(web.fallback)

@@ -66,6 +66,13 @@ DEFAULTS = {
     "LDAP_DEPARTMENT_ATTRIBUTE": "departmentNumber",  # AD: department
     "LDAP_TIMEOUT": 5,
     "DIRECTORY_GROUP_MAP": {},  # {"directory group cn or DN": {"groups": [...], "roles": [...]}}
+    "OIDC_ISSUER": "",  # https://login.example.com/realms/corp; empty: no single sign-on
+    "OIDC_CLIENT_ID": "",
+    "OIDC_CLIENT_SECRET": "",  # from the environment: FLOWDESK_OIDC_CLIENT_SECRET
+    "OIDC_SCOPES": "openid profile email",
+    "OIDC_USERNAME_CLAIM": "preferred_username",
+    "OIDC_GROUPS_CLAIM": "groups",
+    "OIDC_DEPARTMENT_CLAIM": "department",  # and OIDC_GROUPS_CLAIM's names go through the map
     "DEMO": False,  # seeds demo users with well-known tokens; never in production
     "API_TITLE": "FlowDesk API",
     "API_VERSION": "v1",

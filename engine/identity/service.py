@@ -319,6 +319,23 @@ def sign_in(username: str, password: str, *, source: str | None, policy: SignInP
     return user, _open_session(user, source=source, policy=policy, method="password")
 
 
+def sign_in_external(person: ldap.DirectoryPerson | None, *, source: str | None,
+                     policy: SignInPolicy, method: str) -> tuple[User, str] | None:  # fmt: skip
+    """Open a session for someone a single sign-on provider vouched for (OpenID Connect),
+    bringing their groups and roles over; None (recorded) for nobody or a deactivated account."""
+    begin_write()
+    user = db.session.scalar(select(User).filter_by(username=person.username)) if person else None
+    if person is None or (user is not None and not user.is_active):
+        append(AuditKind.SIGN_IN_FAILED, Actor(source=source),
+               subject=f"user:{user.id}" if user is not None else None,
+               detail={"username": person.username if person else "", "method": method,
+                       "reason": "inactive" if person else "no_username"})  # fmt: skip
+        db.session.commit()
+        return None
+    user = sync.synced(person, Actor(source=source))
+    return user, _open_session(user, source=source, policy=policy, method=method)
+
+
 def _open_session(user: User, *, source: str | None, policy: SignInPolicy, method: str) -> str:
     """Open a web session for a user whose credentials were checked; commit; its token."""
     user.failed_sign_ins, user.locked_until = 0, None

@@ -47,3 +47,25 @@ def _group(key: str) -> Group:
         group = Group(key=key, name_en=key, name_zh=key)
         db.session.add(group)
     return group
+
+
+def person_from_claims(
+    claims: dict, *, group_map: dict, username_claim: str, groups_claim: str, department_claim: str
+) -> DirectoryPerson | None:
+    """The person an OpenID Connect ID token (or userinfo) describes, groups mapped; None when
+    it names no usable username."""
+    username = str(claims.get(username_claim) or "").strip().lower()
+    if not username or len(username) > 64:
+        return None
+    named = claims.get(groups_claim) or []
+    keys, roles = [], []
+    for name in named if isinstance(named, list) else [named]:
+        mapped = group_map.get(str(name)) or {}
+        keys += [k for k in mapped.get("groups", []) if k not in keys]
+        roles += [r for r in mapped.get("roles", []) if r not in roles]
+    department = claims.get(department_claim) if department_claim else None
+    return DirectoryPerson(
+        username=username, display_name=str(claims.get("name") or username)[:120],
+        email=str(claims.get("email") or "")[:200],
+        department=str(department)[:80] if department else None, groups=keys, roles=roles,
+    )  # fmt: skip

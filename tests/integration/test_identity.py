@@ -24,6 +24,7 @@ from engine.db import db
 from engine.identity import reads as identity_reads
 from engine.identity import service as identity
 from tests import ldap_server
+from tests.oidc_provider import OidcProvider
 from tests.servers import free_port, session_postgres
 from tests.stack import ROOT, Processes, _wait_until_healthy, database_kind
 from tests.web.support import Web, visible_text
@@ -210,3 +211,53 @@ def test_directory_sign_in_brings_groups_roles_and_the_manager(directory, tmp_pa
     assert "Ada Lovelace" in visible_text(mona.get("/inbox?scope=groups"))
     with app.app_context():
         db.engine.dispose()
+
+
+def test_single_sign_on_through_an_oidc_provider(tmp_path):
+    users = {"olga": {"name": "Olga Ops", "email": "olga@example.org", "groups": ["managers-dl"]},
+             "nemo": {"name": "Nemo", "groups": []}}  # fmt: skip
+    with OidcProvider(users) as provider:
+        app = create_app({
+            "TESTING": True, "DISPATCHER": "record", "TIMER_POLL_SECONDS": 3600,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'sso.db'}",
+            "OIDC_ISSUER": provider.issuer, "OIDC_CLIENT_ID": provider.client_id,
+            "OIDC_CLIENT_SECRET": provider.client_secret,
+            "DIRECTORY_GROUP_MAP": {"managers-dl": {"groups": ["managers"], "roles": ["approver"]}},
+        })  # fmt: skip
+        with app.app_context():
+            db.create_all()
+            sync_bundled(app)
+            identity.create_user("nemo", "Nemo", roles="requester", group_keys=[], actor=CLI)
+            identity.set_active("nemo", False, actor=CLI)
+            db.session.remove()
+
+        def single_sign_on(username: str) -> tuple[Web, str]:
+            provider.sign_in_as = username
+            browser = Web(app)
+            assert 'id="sso"' in browser.get("/login").get_data(as_text=True)
+            out = browser.get("/login/oidc?next=/inbox")
+            assert out.status_code == 302 and out.location.startswith(provider.issuer)
+            back = requests.get(out.location, allow_redirects=False, timeout=10)  # the provider
+            assert back.status_code == 302, back.text
+            answer = browser.get(back.headers["Location"].removeprefix("http://localhost"))
+            return browser, answer.location
+
+        olga, landed = single_sign_on("olga")
+        assert landed == "/inbox"
+        assert olga.get("/inbox").status_code == 200
+        with app.app_context():
+            row = identity_reads.user_by_username("olga")
+            assert (row.display_name, row.role_set, row.group_keys) == (
+                "Olga Ops", {"requester", "approver"}, {"managers"})  # fmt: skip
+            kinds = [(e.kind, e.detail) for e in db.session.scalars(select(AuditEvent))]
+            assert ("sign_in", '{"method": "oidc"}') in kinds
+            db.session.remove()
+
+        _nemo, landed = single_sign_on(
+            "nemo"
+        )  # deactivated here: the provider's word is not enough
+        assert landed == "/login"
+        replayed = Web(app).get("/login/oidc/callback?code=reused&state=forged")
+        assert replayed.location == "/login"
+        with app.app_context():
+            db.engine.dispose()
