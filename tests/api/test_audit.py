@@ -16,7 +16,7 @@ POLICY = identity.SignInPolicy()
 STRONG = "cobalt-Harbour-71-lantern"
 
 
-def events(app) -> list[tuple[str, str | None, str | None]]:
+def events(app) -> list[tuple[str, str | None, str | None, dict]]:
     with app.app_context():
         rows = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))
         found = [(e.kind, e.actor, e.source, json.loads(e.detail)) for e in rows]
