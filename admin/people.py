@@ -101,6 +101,20 @@ def reset_password(username):
     return redirect(url_for(".users"))
 
 
+@blp.post("/admin/users/<username>/memberships")
+@roles_required(*ADMIN_ROLES)
+def set_memberships(username):
+    try:
+        service.set_memberships(
+            username, roles=request.form.getlist("roles"),
+            group_keys=request.form.getlist("groups"), actor=actor(),
+        )  # fmt: skip
+        flash(_("Roles and groups of %(name)s saved.", name=username), "success")
+    except PlatformError as exc:
+        _refused(exc)
+    return redirect(url_for(".users"))
+
+
 @blp.post("/admin/users/<username>/active")
 @roles_required(*ADMIN_ROLES)
 def set_active(username):

@@ -155,6 +155,20 @@ def set_password(username):
     click.echo(f"password of {username} set")
 
 
+@group.command("set-memberships")
+@click.argument("username")
+@click.option("--roles", default="requester", show_default=True, help="comma-separated")
+@click.option("--groups", "group_keys", default="", help="comma-separated group keys")
+@_refusals
+def set_memberships(username, roles, group_keys):
+    """Give a user exactly these roles and groups (what is not named is taken away)."""
+    identity.set_memberships(
+        username, roles=[r.strip() for r in roles.split(",") if r.strip()],
+        group_keys=[k.strip() for k in group_keys.split(",") if k.strip()], actor=CLI,
+    )  # fmt: skip
+    click.echo(f"{username}: roles {roles}; groups {group_keys or '-'}")
+
+
 @group.command("deactivate")
 @click.argument("username")
 @click.option("--undo", is_flag=True, help="activate the user again")

@@ -214,6 +214,32 @@ def change_password(user_id: int, current: str, new: str, *, actor: Actor) -> No
 
 
 @write_unit
+def set_memberships(username: str, *, roles: list[str], group_keys: list[str],
+                    actor: Actor) -> None:  # fmt: skip
+    """Give a user exactly these roles (requester always) and groups.
+
+    Raises:
+        NotFound: no such user. InvalidInput: an unknown role or group.
+    """
+    user = _user_named(username)
+    unknown = sorted(set(roles) - set(ROLES))
+    found = list(db.session.scalars(select(Group).where(Group.key.in_(group_keys))))
+    missing = sorted(set(group_keys) - {g.key for g in found})
+    if unknown or missing:
+        raise InvalidInput(f"unknown role(s) or group(s): {', '.join(unknown + missing)}",
+                           errors={"roles": ["Unknown role or group."]})  # fmt: skip
+    before = (sorted(user.role_set), sorted(user.group_keys))
+    user.roles = ",".join(r for r in ROLES if r == "requester" or r in roles)
+    user.groups = found
+    after = (sorted(user.role_set), sorted(user.group_keys))
+    if after != before:
+        append(AuditKind.USER_CHANGED, actor, subject=f"user:{user.id}",
+               detail={"username": username, "roles": after[0], "groups": after[1],
+                       "were": {"roles": before[0], "groups": before[1]}})  # fmt: skip
+    db.session.commit()
+
+
+@write_unit
 def set_active(username: str, active: bool, *, actor: Actor) -> None:
     """Deactivate a user (their sessions end, their tokens stop working) or activate them again.
 

@@ -52,6 +52,9 @@ def test_cli_admin_changes_are_recorded_as_done_from_the_cli(app):
     )
     result = cli(app, "create-admin", "root", "--name", "Root", input=f"{STRONG}\n{STRONG}\n")
     assert result.exit_code == 0, result.output
+    assert (
+        cli(app, "set-memberships", "hr", "--roles", "agent", "--groups", "finance").exit_code == 0
+    )
     assert cli(app, "deactivate", "hr").exit_code == 0
     kinds = [
         (kind, source, detail.get("key") or detail.get("username"))
@@ -60,6 +63,7 @@ def test_cli_admin_changes_are_recorded_as_done_from_the_cli(app):
     assert kinds == [
         ("group_created", "cli", "finance"),
         ("user_created", "cli", "root"),
+        ("user_changed", "cli", "hr"),
         ("user_deactivated", "cli", "hr"),
     ]
 

@@ -168,6 +168,7 @@ def web_writes(w: World) -> list[tuple[str, dict, set[str]]]:
         ("/admin/users", {"username": "mallory", "display_name": "M", "roles": "admin"}, ADMINS),
         ("/admin/users/hr/password", {"password": "cobalt-Harbour-71-lantern"}, ADMINS),
         ("/admin/users/hr/active", {"active": "0"}, ADMINS),
+        ("/admin/users/hr/memberships", {"roles": "admin"}, ADMINS),
         ("/admin/groups", {"key": "mallory", "name_en": "M"}, ADMINS),
         (f"/admin/tokens/{w.token_id}/revoke", {}, ADMINS),
     ]

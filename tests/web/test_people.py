@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from engine.db import db
+from engine.identity import reads as identity_reads
 from tests.web.support import Web, text, visible_text
 
 STRONG = "cobalt-Harbour-71-lantern"
@@ -40,6 +42,11 @@ def test_an_admin_creates_a_group_and_a_user_who_then_signs_in(app, web):
                                 "password": STRONG})  # fmt: skip
     page = text(admin.get("/admin/users?group=finance"))
     assert 'data-user="fiona"' in page and 'data-user="hr"' not in page
+    admin.post("/admin/users/hr/memberships", {"roles": ["approver"], "groups": ["finance", "hr"]})
+    with app.app_context():
+        hr = identity_reads.user_by_username("hr")
+        assert (hr.role_set, hr.group_keys) == ({"requester", "approver"}, {"finance", "hr"})
+        db.session.remove()
     Web(app).login("fiona", STRONG)
     admin.get("/admin/users")
     admin.post("/admin/users/fiona/active", {"active": "0"})
