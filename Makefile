@@ -26,13 +26,16 @@ run: $(VENV)/.installed assets
 	FLOWDESK_DEMO=1 $(FLASK) flowdesk seed-demo
 	FLOWDESK_DEMO=1 $(FLASK) flowdesk serve --host $(HOST) --port $(PORT)
 
-# Real servers for the integration tests, Chromium (and CJK fonts) for the browser tests.
-SYSTEM_PACKAGES := redis-server postgresql chromium fonts-noto-cjk
+# Real servers for the integration tests (OpenLDAP's slapd for directory sign-in), Chromium (and
+# CJK fonts) for the browser tests.
+SYSTEM_PACKAGES := redis-server postgresql slapd ldap-utils chromium fonts-noto-cjk
 
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	  export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q $$missing; fi
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  echo "slapd slapd/no_configuration boolean true" | debconf-set-selections; \
+	  apt-get update -q && apt-get install -y -q $$missing; fi
 
 # Every tier runs even when one fails; the summary says which failed and how long each took.
 test: $(VENV)/.installed assets system-deps

@@ -1,15 +1,16 @@
-"""Server-rendered web pages: portal, inbox, console (one blueprint per audience).
+"""Server-rendered web pages: portal, inbox, console, administration (one blueprint per audience).
 
 `register(app)` sets up session login, CSRF protection, translations, security headers and the
 HTML error pages, then registers the blueprints. Nothing here touches /api/.
 """
 
-from admin import console, inbox, portal, web
+from admin import console, inbox, people, portal, sso, web
 
 
 def register(app) -> None:
     """Register the web blueprints, login and translations on the app."""
     web.init_app(app)
-    for blueprint in (web.blp, portal.blp, inbox.blp, console.blp):
+    sso.init_app(app)
+    for blueprint in (web.blp, sso.blp, portal.blp, inbox.blp, console.blp, people.blp):
         app.register_blueprint(blueprint)
     app.register_blueprint(web.fallback)

@@ -16,7 +16,9 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from admin import catalog, formview, present
-from admin.web import add_error_pages, lang, me, safe_next
+from admin.web import actor, add_error_pages, lang, me, safe_next
+from engine.audit import service as audit
+from engine.audit.kinds import AuditKind
 from engine.catalog import reads as catalog_reads
 from engine.errors import InvalidInput
 from engine.identity import reads as identity
@@ -201,6 +203,8 @@ def download(instance_id, attachment_id):
     instance = access.visible_instance(me(), instance_id)
     storage = Path(current_app.config["ATTACHMENTS_DIR"])
     row, path = attachments.readable(instance, attachment_id, storage=storage)
+    audit.record(AuditKind.DOWNLOAD, actor(), subject=f"attachment:{row.id}",
+                 detail={"instance_id": instance.id, "filename": row.filename})  # fmt: skip
     return send_file(
         path, mimetype=row.content_type, as_attachment=True, download_name=row.filename, max_age=0
     )

@@ -37,11 +37,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
 from admin import formview
+from engine.audit.service import Actor
 from engine.db import utcnow
-from engine.errors import Forbidden, PlatformError, status_of
+from engine.errors import Forbidden, PlatformError, Unavailable, status_of
 from engine.identity import reads as identity
 from engine.identity import roles
 from engine.identity import service as identity_service
+from engine.identity.ldap import DirectorySettings
 from engine.identity.models import User
 from engine.instances import reads as requests
 
@@ -123,9 +125,30 @@ def sign_in_policy() -> identity_service.SignInPolicy:
     )
 
 
+def directory_settings() -> DirectorySettings | None:
+    """The LDAP / Active Directory to sign people in with, when LDAP_URL is set."""
+    config = current_app.config
+    if not config["LDAP_URL"]:
+        return None
+    return DirectorySettings(
+        url=config["LDAP_URL"], user_base=config["LDAP_USER_BASE"],
+        user_filter=config["LDAP_USER_FILTER"], bind_dn=config["LDAP_BIND_DN"],
+        bind_password=config["LDAP_BIND_PASSWORD"], group_base=config["LDAP_GROUP_BASE"],
+        group_filter=config["LDAP_GROUP_FILTER"], group_map=dict(config["DIRECTORY_GROUP_MAP"]),
+        manager_attribute=config["LDAP_MANAGER_ATTRIBUTE"],
+        department_attribute=config["LDAP_DEPARTMENT_ATTRIBUTE"],
+        timeout=int(config["LDAP_TIMEOUT"]),
+    )  # fmt: skip
+
+
 def me() -> User:
     """The signed-in user's engine row (views run behind login_required)."""
     return current_user.user
+
+
+def actor() -> Actor:
+    """The signed-in user and their address, for the audit trail."""
+    return Actor(me().id, me().username, request.remote_addr)
 
 
 def roles_required(*roles: str):
@@ -194,6 +217,7 @@ def init_app(app) -> None:
     app.context_processor(_template_globals)
     app.jinja_env.filters.update(
         when=_when,
+        instant=_instant,
         day=_day,
         due=_due,
         filesize=_filesize,
@@ -287,6 +311,8 @@ def _nav(user: User) -> list[tuple[str, str, str]]:
         items.append(("inbox.index", _("Inbox"), "inbox"))
     if roles.handles_failed_steps(user):
         items.append(("console.failed", _("Failed steps"), "console"))
+    if roles.administers(user):
+        items.append(("administration.users", _("Administration"), "admin"))
     return items
 
 
@@ -296,6 +322,11 @@ def _utc(value: datetime) -> datetime:
 
 def _when(value: datetime | None) -> str:
     return format_datetime(_utc(value), "yyyy-MM-dd HH:mm") if value else ""
+
+
+def _instant(value: datetime | None) -> str:
+    """To the second, with the UTC offset: for the audit log, where the exact moment matters."""
+    return format_datetime(_utc(value), "yyyy-MM-dd HH:mm:ss xxx") if value else ""
 
 
 def _day(value: datetime | None) -> str:
@@ -414,12 +445,17 @@ def login():
     error = None
     username = request.form.get("username", "").strip()
     if request.method == "POST":
-        opened = identity_service.sign_in(
-            username,
-            request.form.get("password", ""),
-            source=request.remote_addr,
-            policy=sign_in_policy(),
-        )
+        try:
+            opened = identity_service.sign_in(
+                username,
+                request.form.get("password", ""),
+                source=request.remote_addr,
+                policy=sign_in_policy(),
+                directory=directory_settings(),
+            )
+        except Unavailable:
+            log.warning("sign-in: the directory cannot be reached")
+            opened, error = None, _("The directory cannot be reached. Try again in a minute.")
         if opened is not None:
             user, token = opened
             chosen = session.get("lang") if session.get("lang_chosen") else None
@@ -429,7 +465,7 @@ def login():
             if chosen in LANGS and chosen != user.locale:  # picked on the sign-in page: it wins
                 identity_service.set_locale(user.id, chosen)
             return redirect(safe_next(request.args.get("next")) or url_for("portal.catalog"))
-        error = _("Wrong username or password.")
+        error = error or _("Wrong username or password.")
     elif current_user.is_authenticated:
         return redirect(url_for("portal.catalog"))
     return render_template("login.html", error=error, username=username), 401 if error else 200
@@ -439,7 +475,7 @@ def login():
 def logout():
     spoken = lang()
     if current_user.is_authenticated:
-        identity_service.sign_out(current_user.token)
+        identity_service.sign_out(current_user.token, source=request.remote_addr)
     logout_user()
     session.clear()
     session["lang"] = spoken  # the sign-in page that follows speaks the same language

@@ -15,6 +15,8 @@ from flask.cli import AppGroup
 from werkzeug.serving import run_simple
 
 from api import demo as demo_requests
+from engine.audit import reads as audit_reads
+from engine.audit.service import CLI
 from engine.catalog import service as catalog
 from engine.catalog.bundles import read_folder
 from engine.errors import PlatformError
@@ -69,6 +71,12 @@ def sync():
 )
 def seed_demo(with_requests):
     """Demo groups, users with well-known tokens `demo-<username>`, and requests (demo only)."""
+    if not (current_app.config["DEMO"] or current_app.config["TESTING"]):
+        raise click.ClickException(
+            "seed-demo creates users with well-known passwords and tokens: it runs only in demo "
+            "mode (FLOWDESK_DEMO=1). Create real accounts with create-admin, create-group and "
+            "create-user."
+        )
     identity.seed_demo()
     requests = []
     if with_requests:
@@ -87,16 +95,88 @@ def seed_demo(with_requests):
         click.echo(f"demo requests: {len(requests)} (#{requests[0]}-#{requests[-1]})")
 
 
+def _new_password(prompt: str) -> str:
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+
+
 @group.command("create-user")
 @click.argument("username")
 @click.option("--name", "display_name", required=True)
 @click.option("--roles", default="requester", show_default=True)
 @click.option("--groups", "group_keys", default="", help="comma-separated group keys")
+@click.option(
+    "--password/--no-password",
+    "with_password",
+    default=False,
+    help="ask for a password (typed twice, not echoed) to sign in to the web",
+)
 @_refusals
-def create_user(username, display_name, roles, group_keys):
+def create_user(username, display_name, roles, group_keys, with_password):
     """Create a user and print an API token for them."""
     keys = [k.strip() for k in group_keys.split(",") if k.strip()]
-    click.echo(identity.create_user(username, display_name, roles=roles, group_keys=keys))
+    password = _new_password("Password") if with_password else None
+    token = identity.create_user(
+        username, display_name, roles=roles, group_keys=keys, password=password, actor=CLI
+    )
+    click.echo(token)
+
+
+@group.command("create-admin")
+@click.argument("username")
+@click.option("--name", "display_name", required=True)
+@_refusals
+def create_admin(username, display_name):
+    """Create an administrator with a password (asked for twice) and print an API token."""
+    password = _new_password("Password")
+    token = identity.create_user(
+        username, display_name, roles="requester,admin", group_keys=[], password=password,
+        actor=CLI,
+    )  # fmt: skip
+    click.echo(token)
+
+
+@group.command("create-group")
+@click.argument("key")
+@click.option("--name", "name_en", required=True, help="the name in English")
+@click.option("--name-zh", default="", help="the name in Chinese (default: the English one)")
+@_refusals
+def create_group(key, name_en, name_zh):
+    """Create a group whose members share an inbox (a BPMN lane names it)."""
+    identity.create_group(key, name_en, name_zh, actor=CLI)
+    click.echo(f"group {key}")
+
+
+@group.command("set-password")
+@click.argument("username")
+@_refusals
+def set_password(username):
+    """Set or reset a user's password (asked for twice); their web sessions end."""
+    identity.set_password(username, _new_password("New password"), actor=CLI)
+    click.echo(f"password of {username} set")
+
+
+@group.command("set-memberships")
+@click.argument("username")
+@click.option("--roles", default="requester", show_default=True, help="comma-separated")
+@click.option("--groups", "group_keys", default="", help="comma-separated group keys")
+@_refusals
+def set_memberships(username, roles, group_keys):
+    """Give a user exactly these roles and groups (what is not named is taken away)."""
+    identity.set_memberships(
+        username, roles=[r.strip() for r in roles.split(",") if r.strip()],
+        group_keys=[k.strip() for k in group_keys.split(",") if k.strip()], actor=CLI,
+    )  # fmt: skip
+    click.echo(f"{username}: roles {roles}; groups {group_keys or '-'}")
+
+
+@group.command("deactivate")
+@click.argument("username")
+@click.option("--undo", is_flag=True, help="activate the user again")
+@_refusals
+def deactivate(username, undo):
+    """Deactivate a user: no sign-in, no API token works, their sessions end."""
+    identity.set_active(username, undo, actor=CLI)
+    click.echo(f"{username} {'activated' if undo else 'deactivated'}")
 
 
 @group.command("token")
@@ -104,7 +184,23 @@ def create_user(username, display_name, roles, group_keys):
 @_refusals
 def token(username):
     """Issue a new API token for a user and print it once."""
-    click.echo(identity.issue_token(username))
+    click.echo(identity.issue_token(username, actor=CLI))
+
+
+@group.group("audit")
+def audit():
+    """The audit trail."""
+
+
+@audit.command("verify")
+def audit_verify():
+    """Check the audit log's hash chain: exit 1 naming each altered or deleted event."""
+    verdict = audit_reads.verify()
+    for problem in verdict.problems:
+        click.echo(f"  {problem}", err=True)
+    if not verdict.is_intact:
+        raise click.ClickException(f"audit log broken: {len(verdict.problems)} problem(s)")
+    click.echo(f"audit log intact: {verdict.checked} event(s)")
 
 
 @group.command("deploy")

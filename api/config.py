@@ -55,6 +55,24 @@ DEFAULTS = {
     "RATE_LIMIT_STORAGE": "",  # empty: Redis at REDIS_URL when set, else per process memory
     "SIGN_IN_RATE_LIMIT": "20 per minute",  # failed sign-ins per address
     "API_AUTH_RATE_LIMIT": "60 per minute",  # API calls with a wrong or missing token, per address
+    "LDAP_URL": "",  # ldap://host:389 or ldaps://host:636; empty: no directory sign-in
+    "LDAP_BIND_DN": "",  # the service account that looks people up; empty: anonymous
+    "LDAP_BIND_PASSWORD": "",
+    "LDAP_USER_BASE": "",  # e.g. ou=people,dc=example,dc=org
+    "LDAP_USER_FILTER": "(uid={username})",  # Active Directory: (sAMAccountName={username})
+    "LDAP_GROUP_BASE": "",  # e.g. ou=groups,dc=example,dc=org; empty: no group sync
+    "LDAP_GROUP_FILTER": "(member={dn})",
+    "LDAP_MANAGER_ATTRIBUTE": "manager",  # a DN: the person's manager in the org chart
+    "LDAP_DEPARTMENT_ATTRIBUTE": "departmentNumber",  # AD: department
+    "LDAP_TIMEOUT": 5,
+    "DIRECTORY_GROUP_MAP": {},  # {"directory group cn or DN": {"groups": [...], "roles": [...]}}
+    "OIDC_ISSUER": "",  # https://login.example.com/realms/corp; empty: no single sign-on
+    "OIDC_CLIENT_ID": "",
+    "OIDC_CLIENT_SECRET": "",  # from the environment: FLOWDESK_OIDC_CLIENT_SECRET
+    "OIDC_SCOPES": "openid profile email",
+    "OIDC_USERNAME_CLAIM": "preferred_username",
+    "OIDC_GROUPS_CLAIM": "groups",
+    "OIDC_DEPARTMENT_CLAIM": "department",  # and OIDC_GROUPS_CLAIM's names go through the map
     "DEMO": False,  # seeds demo users with well-known tokens; never in production
     "API_TITLE": "FlowDesk API",
     "API_VERSION": "v1",

@@ -14,6 +14,7 @@ from api.v1 import (
     metrics,
     offerings,
     openapi,
+    people,
     processes,
     tasks,
 )
@@ -32,6 +33,7 @@ BLUEPRINTS = (
     tasks.blp,
     processes.blp,
     failed_steps.blp,
+    people.blp,
     metrics.blp,
 )
 

@@ -9,6 +9,11 @@ def current_user() -> User:
     return g.user
 
 
+def current_token_id() -> int | None:
+    """The API token this call came with (None in a signed-in browser reading the docs)."""
+    return g.get("token_id")
+
+
 def dispatcher():
     return current_app.extensions["flowdesk"].dispatch
 

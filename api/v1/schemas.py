@@ -1,9 +1,13 @@
 """Request and response schemas (marshmallow); the OpenAPI document is generated from them."""
 
+import json
 from datetime import UTC
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from engine.audit.kinds import AuditKind
+from engine.identity.roles import ROLES
+from engine.identity.service import TOKEN_SCOPES
 from engine.instances.models import InstanceStatus
 
 
@@ -343,3 +347,125 @@ class CorrectionSchema(Schema):
         required=True,
         metadata={"description": "the data the step reads, corrected: {name: value}"},
     )
+
+
+USERNAME = validate.Regexp(
+    r"^[a-z0-9][a-z0-9._-]{0,63}$", error="Lower-case letters, digits, . _ -"
+)
+
+
+class PersonSchema(UserSchema):
+    id = fields.Integer()
+    is_active = fields.Boolean()
+    department = fields.String(allow_none=True)
+    has_password = fields.Function(
+        lambda u: u.password_hash is not None, metadata={"type": "boolean"}
+    )
+    created_at = Timestamp()
+
+
+class UserListArgs(PageArgs):
+    group = fields.String(validate=validate.Length(max=64))
+    role = fields.String(validate=validate.Length(max=20))
+
+
+class UserPageSchema(Schema):
+    items = fields.List(fields.Nested(PersonSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class NewUserSchema(Schema):
+    username = fields.String(required=True, validate=USERNAME)
+    display_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    roles = fields.List(
+        fields.String(validate=validate.OneOf(ROLES)),
+        load_default=lambda: ["requester"],
+        validate=validate.Length(min=1, max=len(ROLES)),
+    )
+    groups = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        load_default=list,
+        validate=validate.Length(max=50),
+    )
+    password = fields.String(
+        validate=validate.Length(max=256),
+        metadata={"description": "to sign in to the web: 10+ characters, hard to guess"},
+    )
+
+
+class GroupSchema(Schema):
+    id = fields.Integer()
+    key = fields.String()
+    name = fields.Function(lambda g: {"en": g.name_en, "zh": g.name_zh})
+    members = fields.Function(lambda g: sorted(u.username for u in g.members))
+
+
+class NewGroupSchema(Schema):
+    key = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$", error="snake_case, at most 64"),
+    )
+    name_en = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name_zh = fields.String(validate=validate.Length(max=120))
+
+
+class RoleSchema(Schema):
+    name = fields.String()
+    allows = fields.String()
+
+
+class TokenSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    scopes = fields.Function(lambda t: sorted(t.scope_set))
+    created_at = Timestamp()
+    expires_at = Timestamp(allow_none=True)
+    last_used_at = Timestamp(allow_none=True)
+
+
+class NewTokenSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(TOKEN_SCOPES)),
+        load_default=lambda: list(TOKEN_SCOPES),
+        validate=validate.Length(min=1, max=len(TOKEN_SCOPES)),
+    )
+    expires_at = Timestamp(metadata={"description": "with its UTC offset; none: until revoked"})
+
+
+class TokenCreatedSchema(Schema):
+    token = fields.String(metadata={"description": "shown this once, never again"})
+    info = fields.Nested(TokenSchema)
+
+
+class NewPasswordSchema(Schema):
+    current_password = fields.String(required=True, validate=validate.Length(max=256))
+    new_password = fields.String(required=True, validate=validate.Length(max=256))
+
+
+class AuditEventListArgs(PageArgs):
+    kind = fields.String(validate=validate.OneOf([k.value for k in AuditKind]))
+    actor = fields.String(validate=validate.Length(max=64))
+    subject = fields.String(validate=validate.Length(max=120))
+    since = Timestamp()
+    until = Timestamp()
+
+
+class AuditEventSchema(Schema):
+    id = fields.Integer()
+    created_at = Timestamp()
+    kind = fields.String()
+    actor = fields.String(allow_none=True)
+    source = fields.String(allow_none=True)
+    subject = fields.String(allow_none=True)
+    detail = fields.Function(lambda e: json.loads(e.detail), metadata={"type": "object"})
+    hash = fields.String()
+
+
+class AuditEventPageSchema(Schema):
+    items = fields.List(fields.Nested(AuditEventSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()

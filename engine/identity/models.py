@@ -1,6 +1,10 @@
 """Users, the groups whose inboxes they share, and their API tokens (stored as SHA-256)."""
 
+import re
+
 from engine.db import db, utcnow
+
+GROUP_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")  # a group's key: BPMN lanes name it
 
 group_member = db.Table(
     "group_member",
@@ -59,7 +63,20 @@ class ApiToken(db.Model):
     )  # sha256 hex, never the token
     name = db.Column(db.String(80), nullable=False, default="default")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    scopes = db.Column(
+        db.String(40), nullable=False, default="read,write", server_default="read,write"
+    )
+    expires_at = db.Column(db.DateTime, nullable=True)  # None: until revoked
+    revoked_at = db.Column(db.DateTime, nullable=True)
+    last_used_at = db.Column(db.DateTime, nullable=True)  # to the hour (see reads.token_use)
     user = db.relationship("User")
+
+    @property
+    def scope_set(self) -> set[str]:
+        return {s for s in self.scopes.split(",") if s}
+
+    def is_usable(self, now) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
 
 class UserSession(db.Model):

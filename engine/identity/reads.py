@@ -2,24 +2,77 @@
 
 import functools
 import hashlib
+from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from werkzeug.security import generate_password_hash
 
-from engine.db import db, utcnow
+from engine.db import db, is_row_id, utcnow
 from engine.identity.models import ApiToken, Group, User, UserSession
+
+TOKEN_USE_EVERY = timedelta(hours=1)
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_row(token: str) -> ApiToken | None:
+    """The API token row of an active user, or None: unknown, revoked, expired, deactivated."""
+    row = db.session.scalar(select(ApiToken).filter_by(token_hash=hash_token(token)))
+    if row is None or not row.is_usable(utcnow()) or not row.user.is_active:
+        return None
+    return row
+
+
 def user_for_token(token: str) -> User | None:
     """The active user an API token belongs to, or None for an unknown or revoked token."""
-    row = db.session.scalar(select(ApiToken).filter_by(token_hash=hash_token(token)))
-    if row is None or not row.user.is_active:
-        return None
-    return row.user
+    row = token_row(token)
+    return row.user if row is not None else None
+
+
+def token_use_is_due(row: ApiToken) -> bool:
+    """Record a token's use at most once an hour: an audit row per API call would be a write
+    (SQLite's one write lock) on every read."""
+    return row.last_used_at is None or utcnow() - row.last_used_at >= TOKEN_USE_EVERY
+
+
+def tokens_of(user_id: int) -> list[ApiToken]:
+    """A user's tokens that still work, newest first."""
+    now = utcnow()
+    rows = db.session.scalars(
+        select(ApiToken).filter_by(user_id=user_id).order_by(ApiToken.id.desc())
+    )
+    return [row for row in rows if row.is_usable(now)]
+
+
+def all_tokens() -> list[ApiToken]:
+    """Every working token of every user, newest first (the admin's token page)."""
+    now = utcnow()
+    rows = db.session.scalars(
+        select(ApiToken).options(selectinload(ApiToken.user)).order_by(ApiToken.id.desc())
+    )
+    return [row for row in rows if row.is_usable(now)]
+
+
+def token_owner(token_id: int) -> int | None:
+    return (
+        db.session.scalar(select(ApiToken.user_id).filter_by(id=token_id))
+        if is_row_id(token_id)
+        else None
+    )
+
+
+def users_query(*, group: str | None = None, role: str | None = None):
+    """Every user by username, optionally of one group or with one role."""
+    query = select(User).options(selectinload(User.groups))
+    if group:
+        query = query.where(User.groups.any(Group.key == group))
+    if role:
+        padded = "," + User.roles + ","  # roles are stored comma-separated
+        query = query.where(padded.like(f"%,{role},%"))
+    return query.order_by(User.username)
 
 
 @functools.cache

@@ -9,6 +9,30 @@ DESIGNER_ROLES = ("designer", "admin")  # deploy offerings
 CONSOLE_ROLES = ("agent", "approver", "designer", "admin")  # a request on its diagram
 
 
+ADMIN_ROLES = ("admin",)  # users, groups, roles, the audit log
+ALLOWS = {  # role -> what it allows, for the roles list of the API and the admin pages
+    "requester": "start requests from the catalog; see and cancel my own requests",
+    "approver": "work on steps handed to me or my groups; see those requests on the diagram",
+    "agent": "see every request; handle failed automated steps",
+    "designer": "deploy offerings and read every process version's BPMN",
+    "admin": "everything: users, groups, tokens, the audit log, every request and step",
+}
+
+
+def described() -> list[dict]:
+    return [{"name": role, "allows": ALLOWS[role]} for role in ROLES]
+
+
+def administers(user: User) -> bool:
+    return user.has_role(*ADMIN_ROLES)
+
+
+def check_administers(user: User) -> None:
+    """Raise Forbidden unless the user is an administrator."""
+    if not administers(user):
+        raise Forbidden("only admins manage people and read the audit log")
+
+
 def sees_all_requests(user: User) -> bool:
     return user.has_role(*AGENT_ROLES)
 

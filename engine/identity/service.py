@@ -2,17 +2,20 @@
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine.db import begin_write, db, utcnow, write_unit
+from engine.audit.kinds import AuditKind
+from engine.audit.service import Actor, append
+from engine.db import begin_write, db, is_row_id, utcnow, write_unit
 from engine.errors import Conflict, InvalidInput, NotFound
-from engine.identity import demo
-from engine.identity.models import ApiToken, Group, User, UserSession
+from engine.identity import demo, ldap, passwords, sync
+from engine.identity.ldap import DirectorySettings
+from engine.identity.models import GROUP_KEY, ApiToken, Group, User, UserSession
 from engine.identity.reads import dummy_hash, hash_token
 from engine.identity.roles import ROLES
+from forms.messages import FieldError, as_problem
 
 LANGUAGES = ("zh", "en")
 
@@ -23,30 +26,105 @@ def _add_token(user: User, name: str, token: str | None = None) -> str:
     return token
 
 
+def _user_named(username: str) -> User:
+    user = db.session.scalar(select(User).filter_by(username=username))
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
 @write_unit
-def issue_token(username: str, *, name: str = "cli") -> str:
+def issue_token(username: str, *, name: str = "cli", actor: Actor) -> str:
     """Create an API token for a user; return the clear token (shown once, never stored).
 
     Raises:
         NotFound: no such user.
     """
-    user = db.session.scalar(select(User).filter_by(username=username))
-    if user is None:
-        raise NotFound(f"no user {username!r}")
+    user = _user_named(username)
     token = _add_token(user, name)
+    append(AuditKind.TOKEN_CREATED, actor, subject=f"user:{user.id}",
+           detail={"username": username, "name": name})  # fmt: skip
     db.session.commit()
     return token
 
 
+TOKEN_SCOPES = ("read", "write")
+
+
 @write_unit
-def create_user(username: str, display_name: str, *, roles: str, group_keys: list[str]) -> str:
-    """Create a user in the given groups; return an API token for them.
+def create_token(user_id: int, name: str, *, scopes: list[str], expires_at: datetime | None,
+                 actor: Actor) -> tuple[ApiToken, str]:  # fmt: skip
+    """Create a token for a user: its row and the clear token (shown once, never stored).
+
+    `read` allows GET calls, `write` everything else; `expires_at` is naive UTC or None.
 
     Raises:
-        Conflict: the username is taken. InvalidInput: an unknown role or group.
+        InvalidInput: an unknown scope, no scope, or an expiry in the past.
+    """
+    if not scopes or set(scopes) - set(TOKEN_SCOPES):
+        rule = f"One or more of {', '.join(TOKEN_SCOPES)}."
+        raise InvalidInput("unknown token scope", errors={"scopes": [rule]})
+    if expires_at is not None and expires_at <= utcnow():
+        raise InvalidInput("the expiry is past", errors={"expires_at": ["In the future."]})
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id}")
+    token = secrets.token_urlsafe(32)
+    chosen = ",".join(s for s in TOKEN_SCOPES if s in scopes)
+    row = ApiToken(user_id=user.id, token_hash=hash_token(token), name=name, scopes=chosen,
+                   expires_at=expires_at)  # fmt: skip
+    db.session.add(row)
+    db.session.flush()
+    append(AuditKind.TOKEN_CREATED, actor, subject=f"token:{row.id}",
+           detail={"username": user.username, "name": name, "scopes": row.scopes,
+                   "expires_at": expires_at})  # fmt: skip
+    db.session.commit()
+    return row, token
+
+
+@write_unit
+def revoke_token(user_id: int, token_id: int, *, keep: int | None, actor: Actor) -> None:
+    """Revoke one of a user's tokens; never `keep`, the one the call itself came with.
+
+    Raises:
+        NotFound: not a working token of this user. Conflict: the token of this very call.
+    """
+    row = db.session.get(ApiToken, token_id) if is_row_id(token_id) else None
+    if row is None or row.user_id != user_id or not row.is_usable(utcnow()):
+        raise NotFound(f"token {token_id}")
+    if row.id == keep:
+        raise Conflict("this call is made with that token: revoke it with another one")
+    row.revoked_at = utcnow()
+    append(AuditKind.TOKEN_REVOKED, actor, subject=f"token:{row.id}",
+           detail={"username": row.user.username, "name": row.name})  # fmt: skip
+    db.session.commit()
+
+
+@write_unit
+def note_token_use(token_id: int, *, source: str | None, method: str, path: str) -> None:
+    """Record that a token was used (at most hourly: see reads.token_use_is_due)."""
+    row = db.session.get(ApiToken, token_id)
+    if row is None:
+        return
+    row.last_used_at = utcnow()
+    append(AuditKind.TOKEN_USED, Actor(row.user_id, row.user.username, source),
+           subject=f"token:{row.id}", detail={"name": row.name, "method": method,
+                                               "path": path[:200]})  # fmt: skip
+    db.session.commit()
+
+
+@write_unit
+def create_user(username: str, display_name: str, *, roles: str, group_keys: list[str],
+                actor: Actor, password: str | None = None) -> str:  # fmt: skip
+    """Create a user in the given groups, with a password if one is given; return an API token.
+
+    Raises:
+        Conflict: the username is taken. InvalidInput: an unknown role or group, a weak password.
     """
     if db.session.scalar(select(User).filter_by(username=username)):
         raise Conflict(f"user {username!r} exists")
+    if password is not None:
+        passwords.check_policy(password, hints=(username, display_name))
     unknown_roles = sorted({r.strip() for r in roles.split(",") if r.strip()} - set(ROLES))
     if unknown_roles:
         raise InvalidInput(
@@ -60,11 +138,123 @@ def create_user(username: str, display_name: str, *, roles: str, group_keys: lis
             f"unknown group(s): {', '.join(missing)}", errors={"groups": ["Unknown group."]}
         )
     user = User(username=username, display_name=display_name, roles=roles, groups=found)
+    if password is not None:
+        user.password_hash = passwords.hash_password(password)
     db.session.add(user)
     db.session.flush()
     token = _add_token(user, "cli")
+    append(AuditKind.USER_CREATED, actor, subject=f"user:{user.id}",
+           detail={"username": username, "roles": roles, "groups": sorted(group_keys),
+                   "password": password is not None})  # fmt: skip
     db.session.commit()
     return token
+
+
+@write_unit
+def create_group(key: str, name_en: str, name_zh: str, *, actor: Actor) -> Group:
+    """Create a group whose members share an inbox.
+
+    Raises:
+        Conflict: the key is taken. InvalidInput: a key that is not snake_case.
+    """
+    if not GROUP_KEY.fullmatch(key or ""):
+        rule = FieldError("group_key", texts=("Lower-case letters, digits and _; at most 64.",
+                                              "小写字母、数字和 _，最多 64 个。"))  # fmt: skip
+        raise InvalidInput(f"bad group key {key!r}", **as_problem({"key": [rule]}))
+    if db.session.scalar(select(Group).filter_by(key=key)):
+        raise Conflict(f"group {key!r} exists")
+    group = Group(key=key, name_en=name_en or key, name_zh=name_zh or name_en or key)
+    db.session.add(group)
+    db.session.flush()
+    append(AuditKind.GROUP_CREATED, actor, subject=f"group:{group.id}",
+           detail={"key": key, "name_en": group.name_en, "name_zh": group.name_zh})  # fmt: skip
+    db.session.commit()
+    return group
+
+
+@write_unit
+def set_password(username: str, password: str, *, actor: Actor) -> None:
+    """Set (or, by an admin, reset) a user's password; their open web sessions end.
+
+    Raises:
+        NotFound: no such user. InvalidInput: the password breaks the policy.
+    """
+    user = _user_named(username)
+    passwords.check_policy(password, hints=(user.username, user.display_name))
+    _store_password(user, password, actor)
+    db.session.commit()
+
+
+def _store_password(user: User, password: str, actor: Actor) -> None:
+    user.password_hash = passwords.hash_password(password)
+    user.failed_sign_ins, user.locked_until = 0, None
+    _end_sessions(user.id)
+    append(AuditKind.PASSWORD_SET, actor, subject=f"user:{user.id}",
+           detail={"username": user.username, "own": actor.user_id == user.id})  # fmt: skip
+
+
+def change_password(user_id: int, current: str, new: str, *, actor: Actor) -> None:
+    """A user changes their own password, giving the current one first.
+
+    Raises:
+        InvalidInput: the current password is wrong, or the new one breaks the policy.
+    """
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id}")
+    if not passwords.matches(user.password_hash or dummy_hash(), current):
+        wrong = FieldError("password_wrong", texts=("Wrong password.", "密码错误。"))
+        raise InvalidInput("The current password is wrong.",
+                           **as_problem({"current_password": [wrong]}))  # fmt: skip
+    passwords.check_policy(new, hints=(user.username, user.display_name))
+    begin_write()
+    user = db.session.get(User, user_id)
+    _store_password(user, new, actor)
+    db.session.commit()
+
+
+@write_unit
+def set_memberships(username: str, *, roles: list[str], group_keys: list[str],
+                    actor: Actor) -> None:  # fmt: skip
+    """Give a user exactly these roles (requester always) and groups.
+
+    Raises:
+        NotFound: no such user. InvalidInput: an unknown role or group.
+    """
+    user = _user_named(username)
+    unknown = sorted(set(roles) - set(ROLES))
+    found = list(db.session.scalars(select(Group).where(Group.key.in_(group_keys))))
+    missing = sorted(set(group_keys) - {g.key for g in found})
+    if unknown or missing:
+        raise InvalidInput(f"unknown role(s) or group(s): {', '.join(unknown + missing)}",
+                           errors={"roles": ["Unknown role or group."]})  # fmt: skip
+    before = (sorted(user.role_set), sorted(user.group_keys))
+    user.roles = ",".join(r for r in ROLES if r == "requester" or r in roles)
+    user.groups = found
+    after = (sorted(user.role_set), sorted(user.group_keys))
+    if after != before:
+        append(AuditKind.USER_CHANGED, actor, subject=f"user:{user.id}",
+               detail={"username": username, "roles": after[0], "groups": after[1],
+                       "were": {"roles": before[0], "groups": before[1]}})  # fmt: skip
+    db.session.commit()
+
+
+@write_unit
+def set_active(username: str, active: bool, *, actor: Actor) -> None:
+    """Deactivate a user (their sessions end, their tokens stop working) or activate them again.
+
+    Raises:
+        NotFound: no such user.
+    """
+    user = _user_named(username)
+    if user.is_active != active:
+        user.is_active = active
+        if not active:
+            _end_sessions(user.id)
+        kind = AuditKind.USER_CHANGED if active else AuditKind.USER_DEACTIVATED
+        append(kind, actor, subject=f"user:{user.id}",
+               detail={"username": username, "active": active})  # fmt: skip
+    db.session.commit()
 
 
 @write_unit
@@ -102,7 +292,7 @@ def seed_demo() -> list[str]:
             locale=locale,
             email=f"{username}@example.com",
             groups=[groups[g] for g in member_of],
-            password_hash=generate_password_hash(demo.PASSWORD),
+            password_hash=passwords.hash_password(demo.PASSWORD),
         )
         db.session.add(user)
         db.session.flush()
@@ -121,8 +311,8 @@ class SignInPolicy:
     lock_minutes: float = 15
 
 
-def sign_in(username: str, password: str, *, source: str | None,
-            policy: SignInPolicy) -> tuple[User, str] | None:  # fmt: skip
+def sign_in(username: str, password: str, *, source: str | None, policy: SignInPolicy,
+            directory: DirectorySettings | None = None) -> tuple[User, str] | None:  # fmt: skip
     """Check a password and open a server-side session; (user, session token) or None.
 
     Wrong passwords count; `lock_after` of them in a row lock the account for `lock_minutes`
@@ -131,41 +321,110 @@ def sign_in(username: str, password: str, *, source: str | None,
     """
     user = db.session.scalar(select(User).filter_by(username=username)) if username else None
     stored = user.password_hash if user is not None and user.password_hash else None
-    valid = check_password_hash(stored or dummy_hash(), password)
+    if stored is None and directory is not None:  # no local password: the directory decides
+        return _sign_in_directory(username, password, source=source, policy=policy,
+                                  directory=directory)  # fmt: skip
+    valid = passwords.matches(stored or dummy_hash(), password)
     now = utcnow()
-    if user is None or stored is None:
-        db.session.rollback()
-        return None
-    locked = user.locked_until is not None and user.locked_until > now
     begin_write()
-    user = db.session.get(User, user.id)
-    if locked or not valid or not user.is_active:
-        if not locked and not valid:
+    user = db.session.get(User, user.id) if stored is not None else None
+    locked = user is not None and user.locked_until is not None and user.locked_until > now
+    if user is None or locked or not valid or not user.is_active:
+        reason = ("unknown" if user is None else "locked" if locked
+                  else "wrong_password" if not valid else "inactive")  # fmt: skip
+        if reason == "wrong_password":
             user.failed_sign_ins += 1
             if user.failed_sign_ins >= policy.lock_after:
                 user.locked_until = now + timedelta(minutes=policy.lock_minutes)
                 user.failed_sign_ins = 0
+        append(AuditKind.SIGN_IN_FAILED, Actor(source=source),
+               subject=f"user:{user.id}" if user is not None else None,
+               detail={"username": (username or "")[:64], "reason": reason})  # fmt: skip
         db.session.commit()
         return None
+    return user, _open_session(user, source=source, policy=policy, method="password")
+
+
+def sign_in_external(person: ldap.DirectoryPerson | None, *, source: str | None,
+                     policy: SignInPolicy, method: str) -> tuple[User, str] | None:  # fmt: skip
+    """Open a session for someone a single sign-on provider vouched for (OpenID Connect),
+    bringing their groups and roles over; None (recorded) for nobody or a deactivated account."""
+    begin_write()
+    user = db.session.scalar(select(User).filter_by(username=person.username)) if person else None
+    if person is None or (user is not None and not user.is_active):
+        append(AuditKind.SIGN_IN_FAILED, Actor(source=source),
+               subject=f"user:{user.id}" if user is not None else None,
+               detail={"username": person.username if person else "", "method": method,
+                       "reason": "inactive" if person else "no_username"})  # fmt: skip
+        db.session.commit()
+        return None
+    user = sync.synced(person, Actor(source=source))
+    return user, _open_session(user, source=source, policy=policy, method=method)
+
+
+def _open_session(user: User, *, source: str | None, policy: SignInPolicy, method: str) -> str:
+    """Open a web session for a user whose credentials were checked; commit; its token."""
     user.failed_sign_ins, user.locked_until = 0, None
     token = secrets.token_urlsafe(32)
     db.session.add(
         UserSession(id=hash_token(token), user_id=user.id, source=(source or "")[:64] or None,
-                    expires_at=now + timedelta(hours=policy.session_hours))
+                    expires_at=utcnow() + timedelta(hours=policy.session_hours))
     )  # fmt: skip
+    append(AuditKind.SIGN_IN, Actor(user.id, user.username, source), subject=f"user:{user.id}",
+           detail={"method": method})  # fmt: skip
     db.session.commit()
-    return user, token
+    return token
+
+
+def _sign_in_directory(username: str, password: str, *, source: str | None,
+                       policy: SignInPolicy, directory: DirectorySettings):  # fmt: skip
+    """Bind to the directory as the user; on success bring their groups, roles and manager over.
+
+    The directory is asked before the write lock is taken (it may be slow). A local account
+    that is locked or deactivated stays refused whatever the directory says.
+
+    Raises:
+        Unavailable: the directory cannot be reached.
+    """
+    db.session.rollback()
+    person = ldap.authenticate(directory, username, password)
+    begin_write()
+    user = db.session.scalar(select(User).filter_by(username=username))
+    now = utcnow()
+    locked = user is not None and user.locked_until is not None and user.locked_until > now
+    if person is None or locked or (user is not None and not user.is_active):
+        reason = "directory_refused" if person is None else "locked" if locked else "inactive"
+        if user is not None and reason == "directory_refused":
+            user.failed_sign_ins += 1
+            if user.failed_sign_ins >= policy.lock_after:
+                user.locked_until = now + timedelta(minutes=policy.lock_minutes)
+                user.failed_sign_ins = 0
+        append(AuditKind.SIGN_IN_FAILED, Actor(source=source),
+               subject=f"user:{user.id}" if user is not None else None,
+               detail={"username": (username or "")[:64], "reason": reason})  # fmt: skip
+        db.session.commit()
+        return None
+    user = sync.synced(person, Actor(source=source))
+    return user, _open_session(user, source=source, policy=policy, method="directory")
 
 
 @write_unit
-def sign_out(token: str) -> None:
+def sign_out(token: str, *, source: str | None) -> None:
     """End a web session on the server: its cookie no longer signs anyone in."""
+    row = db.session.get(UserSession, hash_token(token))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        append(AuditKind.SIGN_OUT, Actor(row.user_id, row.user.username, source),
+               subject=f"user:{row.user_id}")  # fmt: skip
+    db.session.commit()
+
+
+def _end_sessions(user_id: int) -> None:
     db.session.execute(
         update(UserSession)
-        .where(UserSession.id == hash_token(token), UserSession.revoked_at.is_(None))
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    db.session.commit()
 
 
 @write_unit

@@ -50,6 +50,9 @@ class Api:
     def post(self, url, headers=None, **kwargs):
         return self.client.post(url, headers=self._headers(headers), **kwargs)
 
+    def delete(self, url, headers=None, **kwargs):
+        return self.client.delete(url, headers=self._headers(headers), **kwargs)
+
 
 def drain(app) -> list[int]:
     """Run every recorded job in-process, and the jobs those record, until none is new."""

@@ -32,6 +32,7 @@ DOMAIN_RANKS = {
     "engine.clock": 0,
     "engine.db": 0,
     "engine.bpmn": 1,
+    "engine.audit": 1,
     "engine.identity": 2,
     "engine.directory": 2,
     "engine.lookups": 3,

@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from engine.audit.models import AuditEvent
 from engine.catalog import service as catalog
 from engine.catalog.bundles import parse_bundle
 from engine.db import db
@@ -253,6 +254,12 @@ def test_fixed_form_stores_typed_data_and_the_kept_file(app, web, everything):
     assert client.get(download, buffered=True).data == PDF
     assert web("it_agent").get(download, buffered=True).data == PDF  # a handler of the request
     assert web("requester").get(download, buffered=True).status_code == 404
+    with app.app_context():  # in the audit trail: who downloaded, not who was refused
+        rows = db.session.scalars(select(AuditEvent).filter_by(kind="download"))
+        assert [(e.actor, e.subject) for e in rows] == [
+            ("hr", f"attachment:{data['plan']['attachment_id']}"),
+            ("it_agent", f"attachment:{data['plan']['attachment_id']}"),
+        ]
 
 
 def test_rows_can_be_added_and_removed_without_javascript(web, everything):

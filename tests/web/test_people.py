@@ -1,0 +1,101 @@
+"""The administration pages (admin role) and my account page: users, groups, roles, tokens, the
+audit log with filters; changing my password and creating a token that is shown once."""
+
+import re
+
+import pytest
+
+from engine.db import db
+from engine.identity import reads as identity_reads
+from tests.web.support import Web, text, visible_text
+
+STRONG = "cobalt-Harbour-71-lantern"
+ADMIN_PAGES = ("/admin/users", "/admin/groups", "/admin/roles", "/admin/tokens", "/admin/audit")
+
+
+@pytest.mark.parametrize("username", ["requester", "hr", "manager", "it_agent", "designer"])
+def test_administration_is_for_admins_only(web, username):
+    client = web(username)
+    for url in ADMIN_PAGES:
+        assert client.get(url).status_code == 403, url
+    assert client.post("/admin/groups", {"key": "x", "name_en": "X"}).status_code == 403
+    assert client.post("/admin/users/hr/active", {"active": "0"}).status_code == 403
+    assert "Administration" not in text(client.get("/catalog"))
+
+
+def test_an_admin_creates_a_group_and_a_user_who_then_signs_in(app, web):
+    admin = web("admin")
+    for url in ADMIN_PAGES:
+        assert admin.get(url).status_code == 200, url
+    admin.get("/admin/groups")
+    admin.post("/admin/groups", {"key": "finance", "name_en": "Finance", "name_zh": "财务"})
+    assert "finance" in text(admin.get("/admin/groups"))
+    admin.get("/admin/users")
+    weak = admin.post(
+        "/admin/users", {"username": "fiona", "display_name": "Fiona", "password": "password1"},
+        follow_redirects=True,
+    )  # fmt: skip
+    assert "At least 10 characters." in visible_text(weak)
+    admin.get("/admin/users")
+    admin.post("/admin/users", {"username": "fiona", "display_name": "Fiona Finance",
+                                "roles": ["requester", "agent"], "groups": ["finance"],
+                                "password": STRONG})  # fmt: skip
+    page = text(admin.get("/admin/users?group=finance"))
+    assert 'data-user="fiona"' in page and 'data-user="hr"' not in page
+    admin.post("/admin/users/hr/memberships", {"roles": ["approver"], "groups": ["finance", "hr"]})
+    with app.app_context():
+        hr = identity_reads.user_by_username("hr")
+        assert (hr.role_set, hr.group_keys) == ({"requester", "approver"}, {"finance", "hr"})
+        db.session.remove()
+    Web(app).login("fiona", STRONG)
+    admin.get("/admin/users")
+    admin.post("/admin/users/fiona/active", {"active": "0"})
+    fiona = Web(app)
+    fiona.get("/login")
+    assert fiona.post("/login", {"username": "fiona", "password": STRONG}).status_code == 401
+
+
+def test_the_audit_page_shows_sign_ins_and_filters_them(app, web):
+    stranger = Web(app)
+    stranger.get("/login")
+    stranger.post("/login", {"username": "hr", "password": "wrong"})
+    web("hr")
+    admin = web("admin")
+    page = visible_text(admin.get("/admin/audit"))
+    assert "Failed sign-in" in page and "Signed in" in page
+    failed = text(admin.get("/admin/audit?kind=sign_in_failed"))
+    assert 'data-kind="sign_in_failed"' in failed and 'data-kind="sign_in"' not in failed
+    only_hr = text(admin.get("/admin/audit?actor=hr&kind=sign_in"))
+    assert only_hr.count('data-kind="sign_in"') == 1
+    assert "没有" not in only_hr
+    zh = web("admin", lang="zh")
+    assert "登录失败" in visible_text(zh.get("/admin/audit"))
+
+
+def test_my_new_token_is_shown_once_and_works_until_i_revoke_it(app, web):
+    hr = web("hr")
+    hr.get("/account")
+    hr.post("/account/tokens", {"name": "reports", "scopes": ["read"], "days": "30"})
+    page = text(hr.get("/account"))
+    token = re.search(r'<code id="new-token">([^<]+)</code>', page).group(1)
+    assert 'id="new-token"' not in text(hr.get("/account"))  # never again
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.get("/api/v1/instances", headers=headers).status_code == 200
+    token_id = re.search(r'data-token="(\d+)"><td>reports', page).group(1)
+    hr.post(f"/account/tokens/{token_id}/revoke")
+    assert api.get("/api/v1/instances", headers=headers).status_code == 401
+
+
+def test_i_change_my_password_and_sign_in_with_the_new_one(app, web):
+    hr = web("hr")
+    hr.get("/account")
+    passwords = {"current_password": "nope", "new_password": STRONG, "confirm_password": STRONG}
+    wrong = hr.post("/account/password", passwords, follow_redirects=True)
+    assert "Wrong password." in visible_text(wrong)
+    hr.get("/account")
+    done = hr.post("/account/password", {"current_password": "demo", "new_password": STRONG,
+                                         "confirm_password": STRONG})  # fmt: skip
+    assert done.headers["Location"] == "/login"
+    assert hr.get("/catalog").status_code == 302  # the session ended with the old password
+    Web(app).login("hr", STRONG)
