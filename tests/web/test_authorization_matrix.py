@@ -136,6 +136,7 @@ def api_writes(w: World) -> list[tuple[str, dict, set[str]]]:
          ADMINS),
         ("/api/v1/groups", {"key": "mallory", "name_en": "M"}, ADMINS),
         ("/api/v1/processes/new_hire_onboarding/versions", {"_bpmn": bpmn.decode()}, DESIGNERS),
+        ("/api/v1/processes?key=new_hire_onboarding", {"_bpmn": bpmn.decode()}, DESIGNERS),
     ]  # fmt: skip
 
 
