@@ -6,16 +6,25 @@ or anonymously), whether the password is theirs (a bind as them), and which grou
 attribute names the person's manager (a DN), who becomes their manager in the org chart.
 """
 
+import functools
 import warnings
 from dataclasses import dataclass, field
-
-with warnings.catch_warnings():  # ldap3 2.9.1, the latest, imports names pyasn1 0.6.1 deprecated
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from ldap3 import NONE, Connection, Server
-    from ldap3.core.exceptions import LDAPException
-    from ldap3.utils.conv import escape_filter_chars
+from types import SimpleNamespace
 
 from engine.errors import Unavailable
+
+
+@functools.cache
+def _ldap3() -> SimpleNamespace:
+    """ldap3, imported on the first directory sign-in: it costs every process ~14 MiB otherwise,
+    and RQ workers and installations without a directory never use it."""
+    with warnings.catch_warnings():  # ldap3 2.9.1, the latest, imports names pyasn1 deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from ldap3 import NONE, Connection, Server
+        from ldap3.core.exceptions import LDAPException
+        from ldap3.utils.conv import escape_filter_chars
+    return SimpleNamespace(NONE=NONE, Connection=Connection, Server=Server,
+                           LDAPException=LDAPException, escape=escape_filter_chars)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -53,10 +62,11 @@ def _first(entry, name: str) -> str | None:
     return str(values) if values not in (None, "") else None
 
 
-def _connection(settings: DirectorySettings, user: str = "", password: str = "") -> Connection:
+def _connection(settings: DirectorySettings, user: str = "", password: str = ""):
     # No schema read: the attribute lists name both OpenLDAP's and Active Directory's attributes.
-    server = Server(settings.url, get_info=NONE, connect_timeout=int(settings.timeout))
-    return Connection(server, user=user or None, password=password or None,
+    ldap3 = _ldap3()
+    server = ldap3.Server(settings.url, get_info=ldap3.NONE, connect_timeout=int(settings.timeout))
+    return ldap3.Connection(server, user=user or None, password=password or None,
                       receive_timeout=int(settings.timeout), raise_exceptions=False)  # fmt: skip
 
 
@@ -79,7 +89,7 @@ def authenticate(
             return None
         groups = _groups_of(settings, lookup, entry["dn"])
         manager = _manager(settings, lookup, entry)
-    except LDAPException as exc:
+    except _ldap3().LDAPException as exc:
         raise Unavailable(f"the directory at {settings.url} cannot be reached: {exc}") from exc
     finally:
         lookup.unbind()
@@ -95,7 +105,7 @@ def _password_is(settings, dn: str, password: str) -> bool:
 
 
 def _find_user(settings, connection, username: str):
-    query = settings.user_filter.format(username=escape_filter_chars(username))
+    query = settings.user_filter.format(username=_ldap3().escape(username))
     attributes = ["cn", "displayName", "mail", "uid", "sAMAccountName"]
     attributes += [a for a in (settings.manager_attribute, settings.department_attribute) if a]
     connection.search(settings.user_base, query, attributes=attributes, size_limit=2)
@@ -106,7 +116,7 @@ def _find_user(settings, connection, username: str):
 def _groups_of(settings, connection, dn: str) -> list[tuple[str, str]]:
     if not settings.group_base:
         return []
-    query = settings.group_filter.format(dn=escape_filter_chars(dn))
+    query = settings.group_filter.format(dn=_ldap3().escape(dn))
     connection.search(settings.group_base, query, attributes=["cn"])
     return [
         (e["dn"], _first(e, "cn") or "")

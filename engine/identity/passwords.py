@@ -6,7 +6,6 @@ own username and name.
 """
 
 from werkzeug.security import check_password_hash, generate_password_hash
-from zxcvbn import zxcvbn
 
 from engine.errors import InvalidInput
 from forms.messages import FieldError, as_problem
@@ -14,6 +13,14 @@ from forms.messages import FieldError, as_problem
 MIN_LENGTH = 10
 MAX_LENGTH = 256  # scrypt takes any length; a cap keeps a request's hashing bounded
 MIN_SCORE = 3  # zxcvbn: 3 = "safely unguessable: moderate protection from offline attacks"
+
+
+def _guessability(password: str, user_inputs: list[str]) -> dict:
+    """zxcvbn's estimate. Imported when a password is set: its word lists cost every process
+    ~13 MiB, and RQ workers never set one."""
+    from zxcvbn import zxcvbn
+
+    return zxcvbn(password, user_inputs=user_inputs)
 
 
 def check_policy(password: str, *, hints: tuple[str, ...] = ()) -> None:
@@ -28,7 +35,7 @@ def check_policy(password: str, *, hints: tuple[str, ...] = ()) -> None:
     elif len(password) > MAX_LENGTH:
         code, texts = "password_long", (f"At most {MAX_LENGTH} characters.",
                                         f"最多 {MAX_LENGTH} 个字符。")  # fmt: skip
-    elif zxcvbn(password, user_inputs=[h for h in hints if h])["score"] < MIN_SCORE:
+    elif _guessability(password, user_inputs=[h for h in hints if h])["score"] < MIN_SCORE:
         code, texts = (
             "password_guessable",
             (
