@@ -203,6 +203,19 @@ def audit_verify():
     click.echo(f"audit log intact: {verdict.checked} event(s)")
 
 
+def _bundle_files(paths) -> dict[str, bytes]:
+    """A bundle's files from folders (read as bundles), form .json files and BPMN/DMN files."""
+    files = {}
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.update(read_folder(path))
+        elif path.suffix == ".json":
+            files[f"forms/{path.name}"] = path.read_bytes()
+        else:
+            files[path.name] = path.read_bytes()
+    return files
+
+
 @group.command("deploy")
 @click.argument("key")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
@@ -213,14 +226,7 @@ def deploy(key, paths):
     What is not given comes from KEY's latest version: its BPMN files when none is given,
     and each form not given again.
     """
-    files = {}
-    for path in map(Path, paths):
-        if path.is_dir():
-            files.update(read_folder(path))
-        elif path.suffix == ".json":
-            files[f"forms/{path.name}"] = path.read_bytes()
-        else:
-            files[path.name] = path.read_bytes()
+    files = _bundle_files(paths)
     operations = current_app.extensions["flowdesk"].operations
     version, created = catalog.publish(key, files, user_id=None, operations=operations)
     click.echo(f"{key} v{version.version} ({'new' if created else 'unchanged'})")
@@ -236,14 +242,7 @@ def import_(paths, key, process_id):
 
     Any process id works as it is; the offering key is derived from it unless --key is given.
     """
-    files = {}
-    for path in map(Path, paths):
-        if path.is_dir():
-            files.update(read_folder(path))
-        elif path.suffix == ".json":
-            files[f"forms/{path.name}"] = path.read_bytes()
-        else:
-            files[path.name] = path.read_bytes()
+    files = _bundle_files(paths)
     operations = current_app.extensions["flowdesk"].operations
     version, created = catalog.import_files(
         files, user_id=None, operations=operations, key=key, process_id=process_id

@@ -332,17 +332,24 @@ def sign_in(username: str, password: str, *, source: str | None, policy: SignInP
     if user is None or locked or not valid or not user.is_active:
         reason = ("unknown" if user is None else "locked" if locked
                   else "wrong_password" if not valid else "inactive")  # fmt: skip
-        if reason == "wrong_password":
-            user.failed_sign_ins += 1
-            if user.failed_sign_ins >= policy.lock_after:
-                user.locked_until = now + timedelta(minutes=policy.lock_minutes)
-                user.failed_sign_ins = 0
-        append(AuditKind.SIGN_IN_FAILED, Actor(source=source),
-               subject=f"user:{user.id}" if user is not None else None,
-               detail={"username": (username or "")[:64], "reason": reason})  # fmt: skip
-        db.session.commit()
+        _refuse_sign_in(user, username, reason, counts=reason == "wrong_password",
+                        source=source, policy=policy, now=now)  # fmt: skip
         return None
     return user, _open_session(user, source=source, policy=policy, method="password")
+
+
+def _refuse_sign_in(user: User | None, username: str | None, reason: str, *, counts: bool,
+                    source: str | None, policy: SignInPolicy, now) -> None:  # fmt: skip
+    """Record a refused sign-in (and commit); a wrong password counts towards the lock-out."""
+    if user is not None and counts:
+        user.failed_sign_ins += 1
+        if user.failed_sign_ins >= policy.lock_after:
+            user.locked_until = now + timedelta(minutes=policy.lock_minutes)
+            user.failed_sign_ins = 0
+    append(AuditKind.SIGN_IN_FAILED, Actor(source=source),
+           subject=f"user:{user.id}" if user is not None else None,
+           detail={"username": (username or "")[:64], "reason": reason})  # fmt: skip
+    db.session.commit()
 
 
 def sign_in_external(person: ldap.DirectoryPerson | None, *, source: str | None,
@@ -394,15 +401,8 @@ def _sign_in_directory(username: str, password: str, *, source: str | None,
     locked = user is not None and user.locked_until is not None and user.locked_until > now
     if person is None or locked or (user is not None and not user.is_active):
         reason = "directory_refused" if person is None else "locked" if locked else "inactive"
-        if user is not None and reason == "directory_refused":
-            user.failed_sign_ins += 1
-            if user.failed_sign_ins >= policy.lock_after:
-                user.locked_until = now + timedelta(minutes=policy.lock_minutes)
-                user.failed_sign_ins = 0
-        append(AuditKind.SIGN_IN_FAILED, Actor(source=source),
-               subject=f"user:{user.id}" if user is not None else None,
-               detail={"username": (username or "")[:64], "reason": reason})  # fmt: skip
-        db.session.commit()
+        _refuse_sign_in(user, username, reason, counts=reason == "directory_refused",
+                        source=source, policy=policy, now=now)  # fmt: skip
         return None
     user = sync.synced(person, Actor(source=source))
     return user, _open_session(user, source=source, policy=policy, method="directory")

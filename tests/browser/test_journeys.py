@@ -77,14 +77,14 @@ def _wait_until_up(url: str, process, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def demo_server(tmp_path_factory, name: str, *setup: list[str]):
+    """`flowdesk serve` on a fresh demo database (plus `setup` commands), yielding its URL."""
     reason = _missing()
     if reason:
         if os.environ.get("CI"):
             pytest.fail(f"browser tests cannot run in CI: {reason}")
         pytest.skip(reason)
-    folder = tmp_path_factory.mktemp("browser")
+    folder = tmp_path_factory.mktemp(name)
     env = {
         **os.environ,
         "FLOWDESK_DEMO": "1",
@@ -93,7 +93,7 @@ def server(tmp_path_factory):
         "FLOWDESK_REDIS_URL": "",
     }
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
-    for command in (["db", "upgrade"], ["flowdesk", "seed-demo", "--no-requests"]):
+    for command in (["db", "upgrade"], ["flowdesk", "seed-demo", "--no-requests"], *setup):
         subprocess.run(
             flask + command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=120
         )
@@ -118,6 +118,11 @@ def server(tmp_path_factory):
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    yield from demo_server(tmp_path_factory, "browser")
 
 
 def _node(script: Path, server: str, lang: str) -> str:
