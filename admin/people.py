@@ -180,11 +180,11 @@ def revoke_any_token(token_id):
 def _day(value: str, *, end: bool = False) -> datetime | None:
     """A yyyy-mm-dd of the web's time zone as naive UTC: its start, or the next day's start."""
     try:
-        day = datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
+        day = datetime.strptime(value, "%Y-%m-%d").date() + timedelta(days=1 if end else 0)
+        local = datetime.combine(day, time(), tzinfo=get_timezone())
+        return local.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # not a date, or at an end of the calendar: no bound
         return None
-    local = datetime.combine(day + timedelta(days=1 if end else 0), time(), tzinfo=get_timezone())
-    return local.astimezone(UTC).replace(tzinfo=None)
 
 
 @blp.get("/admin/audit")

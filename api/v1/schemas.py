@@ -3,7 +3,7 @@
 import json
 from datetime import UTC
 
-from marshmallow import INCLUDE, Schema, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from engine.audit.kinds import AuditKind
 from engine.identity.roles import ROLES
@@ -16,6 +16,14 @@ class Timestamp(fields.AwareDateTime):
 
     def __init__(self, **kwargs):
         super().__init__(format="iso", default_timezone=UTC, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment.astimezone(UTC)  # 0001-01-01T00:00+08:00 is before the first UTC time there is
+        except OverflowError as exc:
+            raise ValidationError("is outside the range of times.") from exc
+        return moment
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is not None and value.tzinfo is None:

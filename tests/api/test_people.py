@@ -1,5 +1,6 @@
 """People through the API: users, groups, roles (admins), my tokens and password, the audit log."""
 
+import pytest
 from sqlalchemy import func, select
 
 from engine.db import db
@@ -123,3 +124,10 @@ def test_i_change_my_password_with_the_current_one(app, as_user):
         for e in as_user("admin").get("/api/v1/audit?kind=password_set").get_json()["items"]
     ]
     assert kinds == ["password_set"]
+
+
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00%2B08:00", "9999-12-31T23:59:59-08:00"])
+def test_audit_times_beyond_the_calendar_in_utc_are_refused_not_500(as_user, since):
+    answer = as_user("admin").get(f"/api/v1/audit?since={since}")
+    assert answer.status_code == 422, answer.get_data(as_text=True)
+    assert "since" in answer.get_json()["errors"]

@@ -99,3 +99,8 @@ def test_i_change_my_password_and_sign_in_with_the_new_one(app, web):
     assert done.headers["Location"] == "/login"
     assert hr.get("/catalog").status_code == 302  # the session ended with the old password
     Web(app).login("hr", STRONG)
+
+
+@pytest.mark.parametrize("query", ["until=9999-12-31", "since=0001-01-01&until=0001-01-01"])
+def test_audit_dates_at_the_ends_of_the_calendar_are_no_500(web, query):
+    assert web("admin").get(f"/admin/audit?{query}").status_code == 200
