@@ -17,6 +17,7 @@ from api import cli
 from api import v1 as json_api
 from api.config import DEFAULTS, ROOT
 from engine import clock
+from engine.audit import service as audit
 from engine.bpmn import cron
 from engine.catalog import service as catalog
 from engine.catalog.bundles import ProcessLibrary
@@ -65,6 +66,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.extensions["flowdesk"].dispatch = make_dispatcher(app)
     app.before_request(_guard_request)
+    app.before_request(_note_source)
     limiter = _limiter(app)  # its check must run before the API's token check
     json_api.register(app)
     admin.register(app)
@@ -108,6 +110,11 @@ def _security_headers(response):
 MAX_URL_CHARS = 8192
 MAX_HEADER_BYTES = 32 * 1024
 MAX_JSON_DEPTH = 64
+
+
+def _note_source() -> None:
+    """The client's address (after ProxyFix) for the audit log of the changes this request makes."""
+    audit.set_source((request.remote_addr or "")[:64] or None)
 
 
 def _guard_request() -> None:

@@ -16,6 +16,7 @@ from werkzeug.serving import run_simple
 
 from api import demo as demo_requests
 from engine.audit import reads as audit_reads
+from engine.audit import service as audit_service
 from engine.audit.service import CLI
 from engine.catalog import service as catalog
 from engine.catalog.bundles import read_folder
@@ -28,6 +29,7 @@ from workers.jobs import execute_job
 @click.group("flowdesk", cls=AppGroup)
 def group():
     """FlowDesk administration."""
+    audit_service.set_source("cli")
 
 
 def _refusals(command):

@@ -13,6 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import undefer
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.audit import service as audit
+from engine.audit.kinds import AuditKind
 from engine.bpmn import runtime, serializer
 from engine.catalog import reads as catalog
 from engine.db import db, utcnow
@@ -285,7 +287,10 @@ def cancel_jobs(instance_id: int) -> None:
 
 
 def add_event(instance, kind: EventKind, actor: User | None, *, bpmn_id=None, payload=None):
-    """Append to the instance's history (in the caller's transaction)."""
+    """Append to the instance's history (in the caller's transaction).
+
+    A change made by a person also goes to the hash-chained audit log, with where it came from.
+    """
     db.session.add(
         InstanceEvent(
             instance_id=instance.id,
@@ -296,6 +301,13 @@ def add_event(instance, kind: EventKind, actor: User | None, *, bpmn_id=None, pa
             created_at=utcnow(),
         )
     )
+    if actor is not None:
+        audit.append_at_commit(
+            AuditKind.REQUEST_CHANGED,
+            audit.Actor(actor.id, actor.username, audit.current_source()),
+            subject=lambda: f"instance:{instance.id}",
+            detail={"event": str(kind), "bpmn_id": bpmn_id, **(payload or {})},
+        )
 
 
 def json_safe(value):

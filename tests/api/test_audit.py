@@ -11,6 +11,7 @@ from engine.audit import reads as audit_reads
 from engine.audit.models import AuditEvent
 from engine.db import db
 from engine.identity import service as identity
+from tests.api.support import open_task, start_store_opening
 
 POLICY = identity.SignInPolicy()
 STRONG = "cobalt-Harbour-71-lantern"
@@ -136,3 +137,52 @@ def test_seed_demo_refuses_outside_demo_mode(app):
     result = cli(app, "seed-demo", "--no-requests")
     assert result.exit_code == 1
     assert "only in demo mode" in result.output
+
+
+def _request_changes(app) -> list[tuple[str | None, str | None, str | None, dict]]:
+    with app.app_context():
+        rows = db.session.scalars(
+            select(AuditEvent).filter_by(kind="request_changed").order_by(AuditEvent.id)
+        )
+        found = [(e.actor, e.source, e.subject, json.loads(e.detail)) for e in rows]
+        db.session.rollback()
+        return found
+
+
+def test_every_change_of_a_request_by_a_person_is_chained_with_actor_and_address(app, as_user):
+    address = {"REMOTE_ADDR": "198.51.100.4"}
+    requester = as_user("requester")
+    instance = start_store_opening(requester)  # the test client's default address
+    task = open_task(instance, "plan_review")
+    url = f"/api/v1/instances/{instance['id']}"
+    commented = requester.post(f"{url}/comments", json={"body": "keys with the landlord"},
+                               environ_base=address)  # fmt: skip
+    assert commented.status_code == 201, commented.get_json()
+    as_user("manager").post(f"/api/v1/tasks/{task['task_id']}/claim", environ_base=address)
+    assert requester.post(f"{url}/cancel", json={"reason": "plans changed"},
+                          environ_base=address).status_code == 200  # fmt: skip
+
+    changes = _request_changes(app)
+    subject = f"instance:{instance['id']}"
+    assert [(actor, source, s, d["event"]) for actor, source, s, d in changes] == [
+        ("requester", "127.0.0.1", subject, "started"),
+        ("requester", "198.51.100.4", subject, "commented"),
+        ("manager", "198.51.100.4", subject, "task_claimed"),
+        ("requester", "198.51.100.4", subject, "cancelled"),
+    ]
+    assert changes[1][3]["bpmn_id"] is None and changes[2][3]["bpmn_id"] == "plan_review"
+    assert changes[3][3]["reason"] == "plans changed"
+    assert "intact" in cli(app, "audit", "verify").output
+
+
+def test_a_refused_change_of_a_request_records_nothing(app, as_user):
+    requester = as_user("requester")
+    instance = start_store_opening(requester)
+    url = f"/api/v1/instances/{instance['id']}"
+    assert requester.post(f"{url}/cancel").status_code == 200
+    before = _request_changes(app)
+
+    assert requester.post(f"{url}/cancel").status_code == 409  # already cancelled
+    assert as_user("hr").post(f"{url}/comments", json={"body": "x"}).status_code == 404
+
+    assert _request_changes(app) == before
