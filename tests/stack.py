@@ -448,10 +448,10 @@ class Stack:
         with closing(Redis.from_url(self.redis_url)) as connection:
             return [w for w in Worker.all(connection=connection) if w.pid in live]
 
-    def worker_running(self, rq_job_id: str, workers: list[subprocess.Popen]) -> int | None:
-        """The pid of the live worker process among `workers` that is running an RQ job now."""
+    def worker_running(self, rq_job_ids, workers: list[subprocess.Popen]) -> int | None:
+        """The pid of the live worker process among `workers` running one of these RQ jobs now."""
         for worker in self._rq_workers(workers):
-            if worker.get_current_job_id() == rq_job_id:
+            if worker.get_current_job_id() in rq_job_ids:
                 return worker.pid
         return None
 

@@ -56,7 +56,7 @@ class RQDispatcher:
                     "workers.jobs.run_job",
                     job_id,
                     job_id=f"flowdesk-job-{job_id}",
-                    result_ttl=600,
+                    result_ttl=0,  # the outcome is in the database; keep no result in Redis
                     failure_ttl=7 * 86400,
                     job_timeout=600,
                 )

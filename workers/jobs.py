@@ -20,6 +20,7 @@ from workers.operations import OPERATIONS, SETTINGS, OperationContext
 
 log = logging.getLogger(__name__)
 CONFLICT_RETRIES = 5
+CHAIN_LIMIT = 8  # steps a worker runs in a row for one request before it hands back to the queue
 _APP = None  # set by `python -m workers` before the work loop
 
 
@@ -34,11 +35,54 @@ def worker_app():
     return _APP
 
 
-def execute_job(job_id: int, *, config, dispatch, operations=OPERATIONS) -> str:
-    """Run one job's operation and hand the outcome to its instance (app context required).
+class _Chain:
+    """A dispatch that keeps the first job a finished step leads to, for this worker to run next.
 
-    Returns what became of the job: done, retry, failed, caught, or skipped (nothing to do).
+    The others go to the queue at once, so parallel branches still spread over the workers. The
+    kept job's row is committed `queued` like any other: if this worker dies before leasing it, the
+    poller sends it again (the same path as a wake-up lost between commit and enqueue).
     """
+
+    def __init__(self, dispatch):
+        self.dispatch, self.kept = dispatch, None
+
+    def __call__(self, job_ids: list[int]) -> None:
+        job_ids = list(job_ids)
+        if self.kept is None and job_ids:
+            self.kept = job_ids.pop(0)
+        if job_ids:
+            self.dispatch(job_ids)
+
+    def take(self) -> int | None:
+        kept, self.kept = self.kept, None
+        return kept
+
+
+def execute_job(job_id: int, *, config, dispatch, operations=OPERATIONS) -> str:
+    """Run a job, then the next automated steps of its request in the same pass (app context).
+
+    When a step's outcome makes another service task of the same request ready, this worker runs
+    it at once, under the same lease and idempotency rules, instead of a round trip through the
+    queue; after CHAIN_LIMIT steps the next one goes to the queue. Returns what became of the
+    first job: done, retry, failed, caught, or skipped (nothing to do).
+    """
+    chain = _Chain(dispatch)
+    try:
+        outcome = _execute_one(job_id, config=config, dispatch=chain, operations=operations)
+        for _ in range(CHAIN_LIMIT):
+            next_id = chain.take()
+            if next_id is None:
+                break
+            _execute_one(next_id, config=config, dispatch=chain, operations=operations)
+    finally:  # a step that raised, or the chain's end: what is still kept goes to the queue
+        left = chain.take()
+        if left is not None:
+            dispatch([left])
+    return outcome
+
+
+def _execute_one(job_id: int, *, config, dispatch, operations) -> str:
+    """Run one job's operation and hand the outcome to its instance."""
     job = automation.begin_job(job_id, lease_seconds=float(config["JOB_LEASE_SECONDS"]))
     if job is None:
         return "skipped"

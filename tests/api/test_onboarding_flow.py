@@ -1,6 +1,6 @@
 """New-hire onboarding end to end through the API, with service tasks drained in-process."""
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.db import db
 from engine.directory.models import DirectoryAccount
@@ -18,6 +18,7 @@ from tests.api.support import (
     scalar,
     start_onboarding,
 )
+from workers import jobs
 
 
 def directory_account(app, username: str) -> DirectoryAccount | None:
@@ -177,3 +178,43 @@ def test_draining_again_is_a_no_op(app, as_user):
     again = get_instance(as_user("hr"), instance["id"])
     assert again["events"] == final["events"]
     assert again["status"] == "complete"
+
+
+def test_a_worker_runs_the_next_automated_step_of_a_request_in_the_same_pass(app, as_user):
+    instance = start_onboarding(as_user("hr"))
+    complete_ok(as_user("manager"), open_task(instance, "manager_approval")["task_id"], APPROVE)
+    dispatch = app.extensions["flowdesk"].dispatch
+    [accounts_job] = dispatch.job_ids
+
+    with app.app_context():
+        assert jobs.execute_job(accounts_job, config=app.config, dispatch=dispatch) == "done"
+        db.session.remove()
+
+    # create_accounts led to grant_vpn: this worker ran it too, nothing went through the queue
+    assert dispatch.job_ids == [accounts_job]
+    assert job_operations(app, instance["id"]) == [
+        "directory.create_account",
+        "directory.grant_vpn",
+    ]
+    statuses = scalar(app, select(func.count()).where(
+        Job.instance_id == instance["id"], Job.status == "done"))  # fmt: skip
+    assert statuses == 2
+    assert directory_account(app, "wei.zhang").vpn_profile is not None
+
+
+def test_a_chain_hands_its_next_step_to_the_queue_after_its_limit(app, as_user, monkeypatch):
+    monkeypatch.setattr(jobs, "CHAIN_LIMIT", 0)
+    instance = start_onboarding(as_user("hr"))
+    complete_ok(as_user("manager"), open_task(instance, "manager_approval")["task_id"], APPROVE)
+    dispatch = app.extensions["flowdesk"].dispatch
+    [accounts_job] = dispatch.job_ids
+
+    with app.app_context():
+        jobs.execute_job(accounts_job, config=app.config, dispatch=dispatch)
+        db.session.remove()
+
+    assert len(dispatch.job_ids) == 2  # grant_vpn was queued, not run
+    assert job_operations(app, instance["id"]) == [
+        "directory.create_account",
+        "directory.grant_vpn",
+    ]

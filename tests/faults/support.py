@@ -120,6 +120,18 @@ def assert_applied_once(remote: Remote, expected: set[tuple]) -> None:
     assert not unexpected, f"effects nobody asked for: {unexpected}"
 
 
+def rq_jobs_of_request(database_url: str, idempotency_key: str) -> set[str]:
+    """The RQ job ids of every job of the request a call belongs to.
+
+    A worker runs a request's next automated step in the same pass (workers.jobs' chain), so the
+    call of step two may come from the worker whose RQ job is step one's.
+    """
+    job_id = int(idempotency_key.removeprefix("flowdesk-job-"))
+    rows = query(database_url, "SELECT id FROM job WHERE instance_id = "
+                 "(SELECT instance_id FROM job WHERE id = ?)", job_id)  # fmt: skip
+    return {f"flowdesk-job-{row[0]}" for row in rows}
+
+
 def job_rows(database_url: str, instance_ids) -> list[tuple]:
     """(instance id, bpmn id, status, attempts) of the jobs of these instances, in order."""
     rows = query(database_url, "SELECT instance_id, bpmn_id, status, attempts FROM job ORDER BY id")

@@ -9,12 +9,19 @@ from collections import Counter
 
 import pytest
 
-from tests.faults.support import assert_applied_once, deploy_probe, job_rows, start_many
+from tests.faults.support import (
+    assert_applied_once,
+    deploy_probe,
+    job_rows,
+    rq_jobs_of_request,
+    start_many,
+)
 from tests.stack import event_kinds, wait_for, wait_for_all
 
 pytestmark = pytest.mark.faults
 
 KILLS = 22
+CHAINED_KILLS = 3  # and then kills inside a step run in the pass of the one before
 FIRST_INSTANCES = 10
 MORE_PER_KILL = 1  # requests keep arriving meanwhile
 WORKER_SETTINGS = {"JOB_LEASE_SECONDS": 2, "POLLER_LEASE_SECONDS": 2}
@@ -31,13 +38,19 @@ def test_workers_killed_mid_operation_lose_no_step_and_apply_no_effect_twice(rem
     workers = [stack.start_worker(**WORKER_SETTINGS) for _ in range(2)]
     kills: Counter[str] = Counter()
 
-    while sum(kills.values()) < KILLS:
+    chained = "in a step chained to the one before"  # workers.jobs' chain: no queue between
+    while kills.total() - kills[chained] < KILLS or kills[chained] < CHAINED_KILLS:
         held = wait_for(remote.claim_held_call, 60, interval=0.02, what="an operation in flight")
         try:
             time.sleep(random.uniform(0, 0.1))  # a random moment inside the call
-            pid = stack.worker_running(held.call.key, workers)  # the RQ job id is the key
+            running = rq_jobs_of_request(stack.database_url, held.call.key)
+            pid = stack.worker_running(running, workers)
             if pid is None:  # the call came from a worker we already killed
                 continue
+            # the worker's RQ job is the step before's: this step was chained to it
+            is_chained = stack.worker_running({held.call.key}, workers) != pid
+            if kills.total() - kills[chained] >= KILLS and not is_chained:
+                continue  # random kills done: wait for a chained step (its call comes next)
             moment = random.choice(("during the call", "after the answer"))
             if moment == "after the answer":  # the remote acted; the worker may not know yet
                 held.release.set()
@@ -48,6 +61,7 @@ def test_workers_killed_mid_operation_lose_no_step_and_apply_no_effect_twice(rem
         finally:
             held.release.set()
         kills[moment] += 1
+        kills[chained] += is_chained
         workers.remove(victim)
         workers.append(stack.start_worker(**WORKER_SETTINGS))
         started.update(start_many(requester, offering, [next(refs) for _ in range(MORE_PER_KILL)]))
@@ -75,6 +89,7 @@ def test_workers_killed_mid_operation_lose_no_step_and_apply_no_effect_twice(rem
     assert {status for _, _, status, _ in jobs} == {"done"}
     # each worker killed inside a call left a job whose call came again under the same key
     assert sum(remote.redelivered.values()) >= kills["during the call"] > 0
+    assert kills[chained] >= CHAINED_KILLS, kills
 
 
 def test_operation_outlasting_its_lease_on_a_live_worker_is_not_run_again(remote, stack):
