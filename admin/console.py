@@ -76,7 +76,8 @@ def diagram(instance_id):
 @blp.get("/failed")
 @roles_required(*AGENT_ROLES)
 def failed():
-    items, total = reads.page(automation_reads.failed_instances_query(), page_number(), PAGE_SIZE)
+    query = automation_reads.failed_instances_query(offerings=access.scoped_offerings(me()))
+    items, total = reads.page(query, page_number(), PAGE_SIZE)
     ids = [i.id for i in items]
     jobs = automation_reads.failed_jobs(ids)
     failures = automation_reads.last_failures(ids)

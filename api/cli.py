@@ -171,6 +171,16 @@ def set_memberships(username, roles, group_keys):
     click.echo(f"{username}: roles {roles}; groups {group_keys or '-'}")
 
 
+@group.command("set-department")
+@click.argument("username")
+@click.argument("department", default="")
+@_refusals
+def set_department(username, department):
+    """Set a user's department ('' clears it): an agent then handles only its requests."""
+    identity.set_department(username, department, actor=CLI)
+    click.echo(f"{username}: department {department or '-'}")
+
+
 @group.command("deactivate")
 @click.argument("username")
 @click.option("--undo", is_flag=True, help="activate the user again")

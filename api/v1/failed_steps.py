@@ -17,7 +17,7 @@ from engine.automation import reads as automation_reads
 from engine.automation import service as automation
 from engine.errors import InvalidInput, NotFound
 from engine.identity import roles
-from engine.instances import reads
+from engine.instances import access, reads
 from engine.instances import service as instances
 
 blp = Blueprint(
@@ -35,10 +35,12 @@ MAX_BULK = 1000
 @blp.response(200, FailedStepPageSchema)
 def list_failed_steps(args):
     """Open failed steps, oldest first; filter by offering, operation and error text."""
-    roles.check_handles_failed_steps(current_user())
+    user = current_user()
+    roles.check_handles_failed_steps(user)
     query = automation_reads.failed_steps_query(
-        offering=args.get("offering"), operation=args.get("operation"), error=args.get("error")
-    )
+        offering=args.get("offering"), operation=args.get("operation"), error=args.get("error"),
+        offerings=access.scoped_offerings(user),
+    )  # fmt: skip
     items, total = reads.page(query, args["page"], args["page_size"])
     return {"items": items, "total": total, "page": args["page"], "page_size": args["page_size"]}
 
@@ -50,7 +52,8 @@ def _targets(args) -> list[int]:
         )
     if args.get("ids"):
         return list(dict.fromkeys(args["ids"]))
-    return automation_reads.failed_step_ids(limit=MAX_BULK, **args["filter"])
+    offerings = access.scoped_offerings(current_user())
+    return automation_reads.failed_step_ids(limit=MAX_BULK, offerings=offerings, **args["filter"])
 
 
 @blp.post("/retry")

@@ -92,6 +92,10 @@ class OfferingSchema(Schema):
     summary = fields.Nested(LocalizedSchema)
     description = fields.Nested(LocalizedSchema)
     category = fields.String(allow_none=True)
+    department = fields.String(
+        allow_none=True,
+        metadata={"description": "whose agents handle its requests (none: every agent's)"},
+    )
     expected_duration = fields.String(allow_none=True, metadata={"description": "ISO 8601"})
     keywords = fields.List(fields.String())
     start_form = fields.String(allow_none=True)

@@ -22,8 +22,11 @@ from engine.instances.models import (
 RETRY_EVENTS = (EventKind.STEP_RETRIED, EventKind.STEP_CORRECTED)
 
 
-def failed_steps_query(*, offering=None, operation=None, error=None):
-    """Failed steps (jobs out of attempts), oldest first, by offering, operation and error text."""
+def failed_steps_query(*, offering=None, operation=None, error=None, offerings=None):
+    """Failed steps (jobs out of attempts), oldest first, by offering, operation and error text.
+
+    `offerings`: only those offerings' steps (an agent's department scope); None for all.
+    """
     query = (
         select(Job)
         .join(ProcessInstance, ProcessInstance.id == Job.instance_id)
@@ -31,6 +34,8 @@ def failed_steps_query(*, offering=None, operation=None, error=None):
     )
     if offering:
         query = query.where(ProcessInstance.offering_key == offering)
+    if offerings is not None:
+        query = query.where(ProcessInstance.offering_key.in_(offerings))
     if operation:
         query = query.where(Job.operation == operation)
     if error:
@@ -51,13 +56,12 @@ def instance_of(job_id: int) -> int | None:
     return db.session.scalar(select(Job.instance_id).where(Job.id == job_id))
 
 
-def failed_instances_query():
-    """Requests stopped by an error, most recently changed first."""
-    return (
-        select(ProcessInstance)
-        .where(ProcessInstance.status == InstanceStatus.ERROR)
-        .order_by(ProcessInstance.updated_at.desc(), ProcessInstance.id.desc())
-    )
+def failed_instances_query(*, offerings=None):
+    """Requests stopped by an error, most recently changed first (of these offerings: None, all)."""
+    query = select(ProcessInstance).where(ProcessInstance.status == InstanceStatus.ERROR)
+    if offerings is not None:
+        query = query.where(ProcessInstance.offering_key.in_(offerings))
+    return query.order_by(ProcessInstance.updated_at.desc(), ProcessInstance.id.desc())
 
 
 def failed_jobs(instance_ids: list[int]) -> dict[int, list[Job]]:

@@ -28,7 +28,7 @@ from engine.errors import (
 )
 from engine.identity import roles
 from engine.identity.models import User
-from engine.instances import intake, store
+from engine.instances import access, intake, store
 from engine.instances.models import (
     OPEN_JOBS,
     EventKind,
@@ -377,7 +377,7 @@ def skip_failed_step(job_id: int, result, *, user: User, dispatch: store.Dispatc
 def _failed_step(job_id: int, user: User) -> tuple[Job, ProcessInstance]:
     roles.check_handles_failed_steps(user)
     job, instance = _lock_job(job_id)
-    if job is None:
+    if job is None or not access.handles(user, instance):  # outside the agent's department
         raise NotFound(f"failed step {job_id}")
     if job.status != JobStatus.FAILED:
         raise Conflict(f"job {job_id} is {job.status}, not a failed step")

@@ -41,6 +41,7 @@ CATALOG_FIELDS = (
     "name_en",
     "name_zh",
     "category",
+    "department",  # the department whose agents handle its requests (department scoping)
     "summary_en",
     "summary_zh",
     "description_en",

@@ -181,10 +181,16 @@ def offering(version: ProcessVersion) -> dict:
         "summary": {"en": meta.get("summary_en", ""), "zh": meta.get("summary_zh", "")},
         "description": {"en": meta.get("description_en", ""), "zh": meta.get("description_zh", "")},
         "category": meta.get("category") or "other",
+        "department": meta.get("department") or None,
         "expected_duration": meta.get("expected_duration"),
         "keywords": meta.get("keywords", []),
         "start_form": meta.get("start_form"),
     }
+
+
+def offerings_of_department(department: str) -> list[str]:
+    """The offerings whose catalog metadata names this department (as their newest version says)."""
+    return [v.process_key for v in latest_all() if v.meta.get("department") == department]
 
 
 def offering_names(all_versions: list[ProcessVersion] | None = None) -> dict[str, dict]:

@@ -23,6 +23,10 @@ USERS = [  # username, display name, roles, groups, locale
     ),
     ("manager", "Mei Manager", "requester,approver", ["managers", "it_leads"], "zh"),
     ("hr", "Hannah HR", "requester", ["hr"], "en"),
+    ("hr_agent", "Harry HR Agent", "requester,agent", ["hr"], "zh"),
     ("designer", "Dora Designer", "requester,designer", [], "en"),
     ("admin", "Adam Admin", "requester,admin", [], "en"),
 ]
+DEPARTMENTS = {  # username -> department: an agent with one handles only its offerings' requests
+    "hr_agent": "hr",  # new-hire onboarding's requests; it_agent (no department) handles all
+}

@@ -1,5 +1,6 @@
 """Units of work on identities: users, tokens, languages, and the demo directory of people."""
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -239,6 +240,31 @@ def set_memberships(username: str, *, roles: list[str], group_keys: list[str],
     db.session.commit()
 
 
+DEPARTMENT_KEY = re.compile(r"[a-z][a-z0-9_-]{0,79}")  # as offerings' `department` names it
+
+
+@write_unit
+def set_department(username: str, department: str | None, *, actor: Actor) -> None:
+    """Set (or clear, with None or "") the department of a user.
+
+    An agent with a department handles only the requests of that department's offerings.
+
+    Raises:
+        NotFound: no such user. InvalidInput: not a department key (lower-case, digits, _ -).
+    """
+    department = (department or "").strip() or None
+    if department is not None and not DEPARTMENT_KEY.fullmatch(department):
+        raise InvalidInput("A department key is lower-case letters, digits, _ and -.",
+                           errors={"department": ["Not a department key."]})  # fmt: skip
+    user = _user_named(username)
+    if user.department != department:
+        append(AuditKind.USER_CHANGED, actor, subject=f"user:{user.id}",
+               detail={"username": username, "department": department,
+                       "was": {"department": user.department}})  # fmt: skip
+        user.department = department
+    db.session.commit()
+
+
 @write_unit
 def set_active(username: str, active: bool, *, actor: Actor) -> None:
     """Deactivate a user (their sessions end, their tokens stop working) or activate them again.
@@ -291,6 +317,7 @@ def seed_demo() -> list[str]:
             roles=roles,
             locale=locale,
             email=f"{username}@example.com",
+            department=demo.DEPARTMENTS.get(username),
             groups=[groups[g] for g in member_of],
             password_hash=passwords.hash_password(demo.PASSWORD),
         )

@@ -3,6 +3,7 @@
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
+from engine.catalog import reads as catalog
 from engine.db import db, is_row_id
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.identity import roles
@@ -39,8 +40,28 @@ def visible_instance(user: User, instance_id: int) -> ProcessInstance:
     return instance
 
 
+def scoped_offerings(user: User) -> list[str] | None:
+    """The offerings whose requests an agent handles; None for every offering.
+
+    An agent with a department (set by an admin or synced from the directory) handles the
+    requests of the offerings whose catalog metadata names that department: HR agents see HR's
+    requests, IT agents IT's. Admins, and agents without a department, handle every request.
+    """
+    if not user.department or roles.administers(user):
+        return None
+    return catalog.offerings_of_department(user.department)
+
+
+def handles(user: User, instance: ProcessInstance) -> bool:
+    """The user is an agent (or admin) whose department scope holds this request."""
+    if not roles.sees_all_requests(user):
+        return False
+    offerings = scoped_offerings(user)
+    return offerings is None or instance.offering_key in offerings
+
+
 def _may_see(user: User, instance: ProcessInstance) -> bool:
-    if instance.requested_by_id == user.id or roles.sees_all_requests(user):
+    if instance.requested_by_id == user.id or handles(user, instance):
         return True
     groups = user.group_keys
     return (
@@ -65,12 +86,12 @@ def can_cancel(user: User, instance: ProcessInstance) -> bool:
     """Its requester or an agent cancels a request that has not finished."""
     if instance.is_finished:
         return False
-    return instance.requested_by_id == user.id or roles.sees_all_requests(user)
+    return instance.requested_by_id == user.id or handles(user, instance)
 
 
 def check_can_cancel(user: User, instance: ProcessInstance) -> None:
     """Raises Forbidden or Conflict unless the user may cancel the request now."""
-    if instance.requested_by_id != user.id and not roles.sees_all_requests(user):
+    if instance.requested_by_id != user.id and not handles(user, instance):
         raise Forbidden("only the requester or an agent cancels a request")
     if instance.is_finished:
         raise Conflict(f"instance {instance.id} is already {instance.status}")
@@ -110,6 +131,9 @@ def instances_query(user: User, *, scope: str, status=None, offering=None):
     query = select(ProcessInstance)
     if scope == "all":
         roles.check_sees_all_requests(user)
+        offerings = scoped_offerings(user)
+        if offerings is not None:
+            query = query.where(ProcessInstance.offering_key.in_(offerings))
     else:
         query = query.where(ProcessInstance.requested_by_id == user.id)
     if status:

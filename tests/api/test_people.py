@@ -35,7 +35,7 @@ def test_admins_create_groups_and_users_with_passwords(app, as_user):
     users = admin.get("/api/v1/users?group=finance").get_json()
     assert [u["username"] for u in users["items"]] == ["fiona"]
     agents = admin.get("/api/v1/users?role=agent").get_json()
-    assert [u["username"] for u in agents["items"]] == ["fiona", "it_agent"]
+    assert [u["username"] for u in agents["items"]] == ["fiona", "hr_agent", "it_agent"]
     assert [r["name"] for r in admin.get("/api/v1/roles").get_json()][0] == "requester"
     kinds = [e["kind"] for e in admin.get("/api/v1/audit").get_json()["items"]]
     assert kinds[:2] == ["user_created", "group_created"]
