@@ -66,21 +66,16 @@ class RQDispatcher:
     def resend(self, job_ids: list[int]) -> None:
         """Re-enqueue stale queued rows unless their wake-up still waits in the queue.
 
+        A wake-up waits when its id is in the queue's list, whatever its job's hash says: a worker
+        killed between popping the id and marking the job started leaves it 'queued' in no list.
         An RQ job 'started' on a row that is still 'queued' is lost as well: its worker died
         before leasing the row, or a poller died between re-queueing a dead worker's row and
         enqueueing it. Sending one wake-up too many is harmless (begin_job leases once).
         """
         from redis.exceptions import RedisError
-        from rq.exceptions import NoSuchJobError
-        from rq.job import Job as RQJob
-        from rq.job import JobStatus
 
         def waiting(job_id: int) -> bool:
-            try:  # one read of the job's hash, status included
-                job = RQJob.fetch(f"flowdesk-job-{job_id}", connection=self.connection)
-            except NoSuchJobError:
-                return False
-            return job.get_status(refresh=False) == JobStatus.QUEUED
+            return self.connection.lpos(self.queue.key, f"flowdesk-job-{job_id}") is not None
 
         try:
             lost = [i for i in job_ids if not waiting(i)]

@@ -41,6 +41,15 @@ def test_a_wake_up_taken_by_a_worker_that_never_leased_the_row_is_sent_again(dis
     assert RQJob.fetch("flowdesk-job-3", connection=dispatcher.connection).get_status() == "queued"
 
 
+def test_a_wake_up_popped_by_a_worker_killed_before_it_started_the_job_is_sent_again(dispatcher):
+    # RQ pops the id, then marks the job started: a kill in between leaves it 'queued', in no list
+    dispatcher([5])
+    dispatcher.queue.pop_job_id()
+    assert RQJob.fetch("flowdesk-job-5", connection=dispatcher.connection).get_status() == "queued"
+    dispatcher.resend([5])
+    assert dispatcher.queue.job_ids == ["flowdesk-job-5"]
+
+
 def test_an_unreachable_queue_leaves_the_rows_for_the_next_round(caplog):
     server = fakeredis.FakeServer()
     connection = fakeredis.FakeStrictRedis(server=server)
