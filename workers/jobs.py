@@ -6,6 +6,7 @@ jobs (or ones whose worker died), and a result for a step that no longer waits i
 
 import logging
 import threading
+import time
 from contextlib import contextmanager
 
 from flask import current_app
@@ -121,25 +122,68 @@ def _execute_one(job_id: int, *, config, dispatch, operations) -> str:
     return "done"
 
 
-@contextmanager
+class LeaseKeeper:
+    """One thread per worker process that renews the leases of the jobs running in it.
+
+    A job whose lease cannot be renewed (another worker took it after a pause longer than the
+    lease) is dropped from the set: its result will then be refused as stale.
+    """
+
+    def __init__(self, renew=None):
+        self._renew = renew or automation.renew_lease
+        self._held: dict[int, tuple[int, float, float]] = {}  # job -> attempt, lease, next due
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._app = None
+
+    @contextmanager
+    def kept(self, job_id: int, attempt: int, lease_seconds: float):
+        """Renew the job's lease every third of it while the block runs."""
+        with self._changed:
+            self._app = current_app._get_current_object()
+            self._held[job_id] = (attempt, lease_seconds, time.monotonic() + lease_seconds / 3)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._held.pop(job_id, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                now = time.monotonic()
+                due = [(j, a, s) for j, (a, s, at) in self._held.items() if at <= now]
+                if not due:
+                    soonest = min((at for _, _, at in self._held.values()), default=None)
+                    self._changed.wait(None if soonest is None else soonest - now)
+                    continue
+                app = self._app
+            for job_id, attempt, lease_seconds in due:
+                try:
+                    with app.app_context():
+                        renewed = self._renew(job_id, attempt, lease_seconds=lease_seconds)
+                except Exception:  # the database is away: try again at the next third
+                    log.exception("lease of job %s not renewed", job_id)
+                    renewed = True
+                with self._changed:
+                    if job_id in self._held:
+                        if renewed:
+                            self._held[job_id] = (attempt, lease_seconds,
+                                                  time.monotonic() + lease_seconds / 3)  # fmt: skip
+                        else:
+                            del self._held[job_id]
+
+
+_KEEPER = LeaseKeeper()
+
+
 def _lease_kept(job_id: int, attempt: int, lease_seconds: float):
     """Renew the job's lease while the operation runs, so only a dead worker loses it."""
-    app = current_app._get_current_object()
-    stop = threading.Event()
-
-    def renew() -> None:
-        while not stop.wait(lease_seconds / 3):
-            with app.app_context():
-                if not automation.renew_lease(job_id, attempt, lease_seconds=lease_seconds):
-                    return
-
-    keeper = threading.Thread(target=renew, name=f"lease-{job_id}", daemon=True)
-    keeper.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        keeper.join(timeout=10)
+    return _KEEPER.kept(job_id, attempt, lease_seconds)
 
 
 def retry_policy(config) -> RetryPolicy:
