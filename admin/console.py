@@ -7,14 +7,14 @@ from flask_babel import gettext as _
 
 from admin import formview, present
 from admin.portal import PAGE_SIZE, dispatcher, page_number, request_view
-from admin.web import add_error_pages, lang, me, pick, roles_required, safe_next, vendor_available
+from admin.web import add_error_pages, lang, me, pick, requires, safe_next, vendor_available
 from engine.automation import reads as automation_reads
 from engine.automation import service as automation
 from engine.catalog import diagrams
 from engine.catalog import reads as catalog
 from engine.errors import Conflict, InvalidInput
 from engine.identity import reads as identity
-from engine.identity.roles import AGENT_ROLES, CONSOLE_ROLES
+from engine.identity.roles import Capability
 from engine.instances import access, reads
 from engine.instances import service as instances
 from engine.instances.models import OPEN_JOBS
@@ -24,7 +24,7 @@ add_error_pages(blp)
 
 
 @blp.get("/requests/<int:instance_id>")
-@roles_required(*CONSOLE_ROLES)
+@requires(Capability.VIEW_DIAGRAMS)
 def instance_page(instance_id):
     instance = access.visible_instance(me(), instance_id)
     view = request_view(instance)
@@ -63,7 +63,7 @@ def instance_page(instance_id):
 
 
 @blp.get("/requests/<int:instance_id>/diagram.bpmn")
-@roles_required(*CONSOLE_ROLES)
+@requires(Capability.VIEW_DIAGRAMS)
 def diagram(instance_id):
     """The BPMN XML of the instance's own process version, labelled in the reader's language."""
     instance = access.visible_instance(me(), instance_id)
@@ -74,7 +74,7 @@ def diagram(instance_id):
 
 
 @blp.get("/failed")
-@roles_required(*AGENT_ROLES)
+@requires(Capability.HANDLE_FAILED_STEPS)
 def failed():
     query = automation_reads.failed_instances_query(offerings=access.scoped_offerings(me()))
     items, total = reads.page(query, page_number(), PAGE_SIZE)
@@ -136,7 +136,7 @@ def _failed_job(job) -> dict:
 
 
 @blp.post("/jobs/<int:job_id>/retry")
-@roles_required(*AGENT_ROLES)
+@requires(Capability.HANDLE_FAILED_STEPS)
 def retry(job_id):
     try:
         automation.retry_failed_step(job_id, user=me(), dispatch=dispatcher())
@@ -149,7 +149,7 @@ def retry(job_id):
 
 
 @blp.post("/jobs/<int:job_id>/correct")
-@roles_required(*AGENT_ROLES)
+@requires(Capability.HANDLE_FAILED_STEPS)
 def correct(job_id):
     """Correct the data the failed step reads (fields typed by the admin) and run it again."""
     changes = {
@@ -172,7 +172,7 @@ def correct(job_id):
 
 
 @blp.post("/jobs/<int:job_id>/skip")
-@roles_required(*AGENT_ROLES)
+@requires(Capability.HANDLE_FAILED_STEPS)
 def skip(job_id):
     """Continue the request as if the step had returned the result typed by the admin."""
     try:
@@ -187,7 +187,7 @@ def skip(job_id):
 
 
 @blp.post("/requests/<int:instance_id>/cancel")
-@roles_required(*AGENT_ROLES)
+@requires(Capability.SEE_ALL_REQUESTS)
 def cancel(instance_id):
     reason = request.form.get("reason", "").strip()[:500]
     try:

@@ -10,24 +10,27 @@ from flask_login import login_required
 
 from admin import formview
 from admin.portal import PAGE_SIZE, page_number
-from admin.web import actor, add_error_pages, lang, me, roles_required
+from admin.web import actor, add_error_pages, lang, me, requires
 from engine.audit import reads as audit_reads
 from engine.audit.kinds import AuditKind
 from engine.errors import InvalidInput, PlatformError, status_of
 from engine.identity import reads as identity
+from engine.identity import roles as role_rules
 from engine.identity import service
-from engine.identity.roles import ADMIN_ROLES, ROLES
+from engine.identity.roles import Capability
 from engine.instances import reads
 
 blp = Blueprint("administration", __name__)
 add_error_pages(blp)
 
-ROLE_TEXT = {
-    "requester": _l("Starts requests from the catalog; sees and cancels their own requests."),
-    "approver": _l("Works on steps handed to them or their groups."),
-    "agent": _l("Sees every request; handles failed automated steps."),
-    "designer": _l("Deploys offerings and reads every process version's BPMN."),
-    "admin": _l("Everything: users, groups, tokens, the audit log, every request and step."),
+CAPABILITY_TEXT = {
+    Capability.REQUEST: _l("Start requests from the catalog; see and cancel their own requests"),
+    Capability.WORK_STEPS: _l("Work on steps handed to them or their groups"),
+    Capability.VIEW_DIAGRAMS: _l("See the requests they may see on their diagram"),
+    Capability.SEE_ALL_REQUESTS: _l("See every request (of their department, if they have one)"),
+    Capability.HANDLE_FAILED_STEPS: _l("Retry, correct, skip or cancel failed automated steps"),
+    Capability.DEPLOY: _l("Deploy offerings and read every process version's BPMN"),
+    Capability.ADMINISTER: _l("Users, groups, roles, tokens, the audit log; act on any step"),
 }
 KIND_TEXT = {
     AuditKind.SIGN_IN: _l("Signed in"),
@@ -43,6 +46,9 @@ KIND_TEXT = {
     AuditKind.PASSWORD_SET: _l("Set a password"),
     AuditKind.GROUP_CREATED: _l("Created a group"),
     AuditKind.GROUP_CHANGED: _l("Changed a group"),
+    AuditKind.ROLE_CREATED: _l("Created a role"),
+    AuditKind.ROLE_CHANGED: _l("Changed a role"),
+    AuditKind.ROLE_DELETED: _l("Deleted a role"),
     AuditKind.REQUEST_CHANGED: _l("Changed a request"),
 }
 SCOPE_TEXT = {"read": _l("Read"), "write": _l("Write")}
@@ -54,27 +60,41 @@ def _refused(exc: PlatformError) -> None:
         messages = formview.messages(exc, lang())
         flash(" ".join(m for ms in messages.values() for m in ms) or exc.detail, "error")
     elif status_of(exc) == 409:
-        flash(_("That name is already taken."), "error")
+        flash(_conflict_text(exc), "error")
     elif status_of(exc) == 404:
         flash(_("It does not exist (any more)."), "error")
     else:
         raise exc
 
 
+def _conflict_text(exc: PlatformError) -> str:
+    """A refusal (409) said in the page's language."""
+    detail = exc.detail or ""
+    if "last active administrator" in detail or "no active administrator" in detail:
+        return _("At least one active administrator must remain: make another one first.")
+    if "deactivate yourself" in detail:
+        return _("You cannot deactivate yourself.")
+    if "built-in role" in detail:
+        return _("Built-in roles cannot be changed or deleted.")
+    if "hold the role" in detail:
+        return _("Users still hold this role: take it from them first.")
+    return _("That name is already taken.")
+
+
 @blp.get("/admin/users")
-@roles_required(*ADMIN_ROLES)
+@requires(Capability.ADMINISTER)
 def users():
     query = identity.users_query(group=request.args.get("group") or None)
     items, total = reads.page(query, page_number(), PAGE_SIZE)
     return render_template(
         "admin/users.html", users=items, page=page_number(),
-        pages=reads.pages(total, PAGE_SIZE), roles=ROLES, groups=identity.groups(),
+        pages=reads.pages(total, PAGE_SIZE), roles=role_rules.known(), groups=identity.groups(),
         group=request.args.get("group", ""),
     )  # fmt: skip
 
 
 @blp.post("/admin/users")
-@roles_required(*ADMIN_ROLES)
+@requires(Capability.ADMINISTER)
 def create_user():
     form = request.form
     try:
@@ -91,7 +111,7 @@ def create_user():
 
 
 @blp.post("/admin/users/<username>/password")
-@roles_required(*ADMIN_ROLES)
+@requires(Capability.ADMINISTER)
 def reset_password(username):
     try:
         service.set_password(username, request.form.get("password", ""), actor=actor())
@@ -101,8 +121,25 @@ def reset_password(username):
     return redirect(url_for(".users"))
 
 
+@blp.post("/admin/users/<username>")
+@requires(Capability.ADMINISTER)
+def change_user(username):
+    """Name, e-mail, department, roles and groups of a user, from one form."""
+    form = request.form
+    try:
+        service.change_user(
+            username, display_name=form.get("display_name", ""), email=form.get("email", ""),
+            department=form.get("department", ""), roles=form.getlist("roles"),
+            groups=form.getlist("groups"), actor=actor(),
+        )  # fmt: skip
+        flash(_("%(name)s saved.", name=username), "success")
+    except PlatformError as exc:
+        _refused(exc)
+    return redirect(url_for(".users", group=request.args.get("group") or None))
+
+
 @blp.post("/admin/users/<username>/memberships")
-@roles_required(*ADMIN_ROLES)
+@requires(Capability.ADMINISTER)
 def set_memberships(username):
     try:
         service.set_memberships(
@@ -116,12 +153,9 @@ def set_memberships(username):
 
 
 @blp.post("/admin/users/<username>/active")
-@roles_required(*ADMIN_ROLES)
+@requires(Capability.ADMINISTER)
 def set_active(username):
     active = request.form.get("active") == "1"
-    if not active and username == me().username:
-        flash(_("You cannot deactivate yourself."), "error")
-        return redirect(url_for(".users"))
     try:
         service.set_active(username, active, actor=actor())
         text = _("%(name)s activated.") if active else _("%(name)s deactivated.")
@@ -132,14 +166,14 @@ def set_active(username):
 
 
 @blp.get("/admin/groups")
-@roles_required(*ADMIN_ROLES)
+@requires(Capability.ADMINISTER)
 def groups():
     found = sorted(identity.groups().values(), key=lambda g: g.key)
     return render_template("admin/groups.html", groups=found)
 
 
 @blp.post("/admin/groups")
-@roles_required(*ADMIN_ROLES)
+@requires(Capability.ADMINISTER)
 def create_group():
     form = request.form
     try:
@@ -153,21 +187,78 @@ def create_group():
     return redirect(url_for(".groups"))
 
 
+@blp.post("/admin/groups/<key>")
+@requires(Capability.ADMINISTER)
+def change_group(key):
+    form = request.form
+    try:
+        service.change_group(key, name_en=form.get("name_en", ""), name_zh=form.get("name_zh", ""),
+                             actor=actor())  # fmt: skip
+        flash(_("Group %(key)s saved.", key=key), "success")
+    except PlatformError as exc:
+        _refused(exc)
+    return redirect(url_for(".groups"))
+
+
 @blp.get("/admin/roles")
-@roles_required(*ADMIN_ROLES)
+@requires(Capability.ADMINISTER)
 def roles_page():
-    counts = {role: reads.page(identity.users_query(role=role), 1, 1)[1] for role in ROLES}
-    return render_template("admin/roles.html", roles=ROLES, text=ROLE_TEXT, counts=counts)
+    known = role_rules.known()
+    counts = {key: reads.page(identity.users_query(role=key), 1, 1)[1] for key in known}
+    return render_template(
+        "admin/roles.html", roles=known.values(), capabilities=CAPABILITY_TEXT, counts=counts
+    )
+
+
+@blp.post("/admin/roles")
+@requires(Capability.ADMINISTER)
+def create_role():
+    form = request.form
+    try:
+        service.create_role(
+            form.get("key", "").strip(), form.get("name_en", "").strip(),
+            form.get("name_zh", "").strip(), form.getlist("capabilities"), actor=actor(),
+        )  # fmt: skip
+        flash(_("Role %(key)s created.", key=form.get("key")), "success")
+    except PlatformError as exc:
+        _refused(exc)
+    return redirect(url_for(".roles_page"))
+
+
+@blp.post("/admin/roles/<key>")
+@requires(Capability.ADMINISTER)
+def change_role(key):
+    form = request.form
+    try:
+        service.change_role(
+            key, name_en=form.get("name_en", ""), name_zh=form.get("name_zh", ""),
+            capabilities=form.getlist("capabilities"), actor=actor(),
+        )  # fmt: skip
+        flash(_("Role %(key)s saved.", key=key), "success")
+    except PlatformError as exc:
+        _refused(exc)
+    return redirect(url_for(".roles_page"))
+
+
+@blp.post("/admin/roles/<key>/delete")
+@requires(Capability.ADMINISTER)
+def delete_role(key):
+    try:
+        service.delete_role(key, actor=actor())
+        flash(_("Role %(key)s deleted.", key=key), "success")
+    except PlatformError as exc:
+        _refused(exc)
+    return redirect(url_for(".roles_page"))
 
 
 @blp.get("/admin/tokens")
-@roles_required(*ADMIN_ROLES)
+@requires(Capability.ADMINISTER)
 def tokens():
     return render_template("admin/tokens.html", tokens=identity.all_tokens(), scopes=SCOPE_TEXT)
 
 
 @blp.post("/admin/tokens/<int:token_id>/revoke")
-@roles_required(*ADMIN_ROLES)
+@requires(Capability.ADMINISTER)
 def revoke_any_token(token_id):
     try:
         service.revoke_token(identity.token_owner(token_id), token_id, keep=None, actor=actor())
@@ -188,7 +279,7 @@ def _day(value: str, *, end: bool = False) -> datetime | None:
 
 
 @blp.get("/admin/audit")
-@roles_required(*ADMIN_ROLES)
+@requires(Capability.ADMINISTER)
 def audit():
     args = request.args
     kind = args.get("kind") if args.get("kind") in set(AuditKind) else None

@@ -151,15 +151,15 @@ def actor() -> Actor:
     return Actor(me().id, me().username, request.remote_addr)
 
 
-def roles_required(*roles: str):
-    """Refuse (403) users without one of the roles."""
+def requires(capability: roles.Capability):
+    """Refuse (403) users none of whose roles allows the capability."""
 
     def decorate(view):
         @wraps(view)
         @login_required
         def wrapper(*args, **kwargs):
-            if not me().has_role(*roles):
-                raise Forbidden("this page is for " + ", ".join(roles))
+            if not roles.can(me(), capability):
+                raise Forbidden(f"this page needs a role that allows {capability}")
             return view(*args, **kwargs)
 
         return wrapper
@@ -287,6 +287,7 @@ def _template_globals() -> dict:
         "asset": asset,
         "nav": nav,
         "inbox_count": _inbox_count(user) if has_inbox else 0,
+        "can": (lambda capability: roles.can(user, capability)) if user else (lambda _c: False),
     }
 
 

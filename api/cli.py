@@ -23,6 +23,7 @@ from engine.catalog.bundles import read_folder
 from engine.errors import PlatformError
 from engine.identity import demo
 from engine.identity import service as identity
+from engine.identity.roles import Capability
 from workers.jobs import execute_job
 
 
@@ -146,6 +147,20 @@ def create_group(key, name_en, name_zh):
     """Create a group whose members share an inbox (a BPMN lane names it)."""
     identity.create_group(key, name_en, name_zh, actor=CLI)
     click.echo(f"group {key}")
+
+
+@group.command("create-role")
+@click.argument("key")
+@click.option("--name", "name_en", required=True, help="the name in English")
+@click.option("--name-zh", default="", help="the name in Chinese (default: the English one)")
+@click.option("--allows", default="", help="comma-separated capabilities: "
+              + ", ".join(c.value for c in Capability))  # fmt: skip
+@_refusals
+def create_role(key, name_en, name_zh, allows):
+    """Create a role: a named set of capabilities that users can then hold."""
+    capabilities = [c.strip() for c in allows.split(",") if c.strip()]
+    identity.create_role(key, name_en, name_zh, capabilities, actor=CLI)
+    click.echo(f"role {key}")
 
 
 @group.command("set-password")

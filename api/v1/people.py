@@ -9,20 +9,26 @@ from api.v1.context import current_token_id, current_user
 from api.v1.schemas import (
     AuditEventListArgs,
     AuditEventPageSchema,
+    GroupChangeSchema,
     GroupSchema,
     NewGroupSchema,
     NewPasswordSchema,
+    NewRoleSchema,
     NewTokenSchema,
     NewUserSchema,
+    PasswordResetSchema,
     PersonSchema,
+    RoleChangeSchema,
     RoleSchema,
     TokenCreatedSchema,
     TokenSchema,
+    UserChangeSchema,
     UserListArgs,
     UserPageSchema,
 )
 from engine.audit import reads as audit_reads
 from engine.audit.service import Actor
+from engine.errors import NotFound
 from engine.identity import reads as identity
 from engine.identity import roles, service
 from engine.instances import reads
@@ -69,6 +75,42 @@ def create_user(args):
     return identity.user_by_username(args["username"])
 
 
+@blp.get("/users/<username>")
+@blp.doc(operationId="getUser")
+@blp.response(200, PersonSchema)
+def get_user(username):
+    """One user, by username (admins)."""
+    roles.check_administers(current_user())
+    user = identity.user_by_username(username)
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+@blp.patch("/users/<username>")
+@blp.doc(operationId="changeUser")
+@blp.arguments(UserChangeSchema)
+@blp.response(200, PersonSchema)
+def change_user(args, username):
+    """Change a user's name, e-mail, department, roles, groups or activation (admins).
+
+    Only the fields given change. Deactivating yourself, or leaving no active administrator,
+    is a conflict (409).
+    """
+    roles.check_administers(current_user())
+    return service.change_user(username, actor=_actor(), **args)
+
+
+@blp.post("/users/<username>/password")
+@blp.doc(operationId="resetPassword")
+@blp.arguments(PasswordResetSchema)
+@blp.response(204)
+def reset_password(args, username):
+    """Set a new password for a user; their web sessions end (admins)."""
+    roles.check_administers(current_user())
+    service.set_password(username, args["password"], actor=_actor())
+
+
 @blp.get("/groups")
 @blp.doc(operationId="listGroups")
 @blp.response(200, GroupSchema(many=True))
@@ -90,13 +132,63 @@ def create_group(args):
     )
 
 
+@blp.patch("/groups/<key>")
+@blp.doc(operationId="changeGroup")
+@blp.arguments(GroupChangeSchema)
+@blp.response(200, GroupSchema)
+def change_group(args, key):
+    """Rename a group in either language; its key stays, as BPMN lanes name it (admins)."""
+    roles.check_administers(current_user())
+    return service.change_group(
+        key, name_en=args.get("name_en"), name_zh=args.get("name_zh"), actor=_actor()
+    )
+
+
 @blp.get("/roles")
 @blp.doc(operationId="listRoles")
 @blp.response(200, RoleSchema(many=True))
 def list_roles():
-    """The roles, and what each allows (admins)."""
+    """The roles, built in and made by admins, and what each allows (admins)."""
     roles.check_administers(current_user())
     return roles.described()
+
+
+def _described(key: str) -> dict:
+    return next(r for r in roles.described() if r["name"] == key)
+
+
+@blp.post("/roles")
+@blp.doc(operationId="createRole")
+@blp.arguments(NewRoleSchema)
+@blp.response(201, RoleSchema)
+def create_role(args):
+    """Create a role: a named set of capabilities users can hold (admins)."""
+    roles.check_administers(current_user())
+    service.create_role(
+        args["key"], args["name_en"], args.get("name_zh", ""), args.get("capabilities", []),
+        actor=_actor(),
+    )  # fmt: skip
+    return _described(args["key"])
+
+
+@blp.patch("/roles/<key>")
+@blp.doc(operationId="changeRole")
+@blp.arguments(RoleChangeSchema)
+@blp.response(200, RoleSchema)
+def change_role(args, key):
+    """Rename a role admins made, or change what it allows (admins; built-in roles: 409)."""
+    roles.check_administers(current_user())
+    service.change_role(key, actor=_actor(), **args)
+    return _described(key)
+
+
+@blp.delete("/roles/<key>")
+@blp.doc(operationId="deleteRole")
+@blp.response(204)
+def delete_role(key):
+    """Delete a role admins made that nobody holds (admins; otherwise 409)."""
+    roles.check_administers(current_user())
+    service.delete_role(key, actor=_actor())
 
 
 @blp.get("/tokens")

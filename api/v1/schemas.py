@@ -3,10 +3,11 @@
 import json
 from datetime import UTC
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from engine.audit.kinds import AuditKind
-from engine.identity.roles import ROLES
+from engine.identity.models import MAX_ROLES
+from engine.identity.roles import Capability
 from engine.identity.service import TOKEN_SCOPES
 from engine.instances.models import InstanceStatus
 
@@ -392,9 +393,10 @@ class NewUserSchema(Schema):
     username = fields.String(required=True, validate=USERNAME)
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     roles = fields.List(
-        fields.String(validate=validate.OneOf(ROLES)),
+        fields.String(validate=validate.Length(min=1, max=20)),
         load_default=lambda: ["requester"],
-        validate=validate.Length(min=1, max=len(ROLES)),
+        validate=validate.Length(min=1, max=MAX_ROLES),
+        metadata={"description": "role keys (GET /roles); requester is always added"},
     )
     groups = fields.List(
         fields.String(validate=validate.Length(min=1, max=64)),
@@ -423,9 +425,72 @@ class NewGroupSchema(Schema):
     name_zh = fields.String(validate=validate.Length(max=120))
 
 
+ROLE_NAME = validate.Length(min=1, max=120)
+CAPABILITIES = fields.List(
+    fields.String(validate=validate.OneOf([c.value for c in Capability])),
+    validate=validate.Length(max=len(Capability)),
+    metadata={"description": "what the role allows; request is always added"},
+)
+
+
 class RoleSchema(Schema):
-    name = fields.String()
+    name = fields.String(metadata={"description": "the role's key, as users' roles list it"})
+    title = fields.Dict(keys=fields.String(), values=fields.String(),
+                        metadata={"description": "its name in en and zh"})  # fmt: skip
+    built_in = fields.Boolean(metadata={"description": "built-in roles cannot be changed"})
+    capabilities = fields.List(fields.String())
     allows = fields.String()
+
+
+class NewRoleSchema(Schema):
+    key = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,19}$", error="snake_case, at most 20"),
+    )
+    name_en = fields.String(required=True, validate=ROLE_NAME)
+    name_zh = fields.String(validate=validate.Length(max=120))
+    capabilities = CAPABILITIES
+
+
+class ChangeSchema(Schema):
+    """A PATCH body: the fields to change, at least one."""
+
+    @validates_schema
+    def _something(self, data, **_kwargs):
+        if not data:
+            raise ValidationError("Give at least one field to change.")
+
+
+class RoleChangeSchema(ChangeSchema):
+    name_en = fields.String(validate=ROLE_NAME)
+    name_zh = fields.String(validate=ROLE_NAME)
+    capabilities = CAPABILITIES
+
+
+class UserChangeSchema(ChangeSchema):
+    display_name = fields.String(validate=validate.Length(min=1, max=120))
+    email = fields.String(validate=validate.Length(max=200))
+    department = fields.String(
+        allow_none=True, validate=validate.Length(max=80),
+        metadata={"description": "an offering department key; null or empty for none"},
+    )  # fmt: skip
+    is_active = fields.Boolean(metadata={"description": "false ends their sessions and tokens"})
+    roles = fields.List(fields.String(validate=validate.Length(min=1, max=20)),
+                        validate=validate.Length(max=MAX_ROLES))  # fmt: skip
+    groups = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                         validate=validate.Length(max=50))  # fmt: skip
+
+
+class PasswordResetSchema(Schema):
+    password = fields.String(
+        required=True, validate=validate.Length(max=256),
+        metadata={"description": "10+ characters, hard to guess; their web sessions end"},
+    )  # fmt: skip
+
+
+class GroupChangeSchema(ChangeSchema):
+    name_en = fields.String(validate=ROLE_NAME)
+    name_zh = fields.String(validate=ROLE_NAME)
 
 
 class TokenSchema(Schema):

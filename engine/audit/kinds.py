@@ -17,4 +17,7 @@ class AuditKind(StrEnum):
     PASSWORD_SET = "password_set"
     GROUP_CREATED = "group_created"
     GROUP_CHANGED = "group_changed"
+    ROLE_CREATED = "role_created"
+    ROLE_CHANGED = "role_changed"
+    ROLE_DELETED = "role_deleted"
     REQUEST_CHANGED = "request_changed"

@@ -5,6 +5,8 @@ import re
 from engine.db import db, utcnow
 
 GROUP_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")  # a group's key: BPMN lanes name it
+ROLE_KEY = re.compile(r"[a-z][a-z0-9_]{0,19}")  # a role's key, as users' `roles` list it
+MAX_ROLES = 8  # roles one user holds: 8 keys of 20 fit `User.roles`
 
 group_member = db.Table(
     "group_member",
@@ -34,9 +36,6 @@ class User(db.Model):
     def role_set(self) -> set[str]:
         return {r.strip() for r in self.roles.split(",") if r.strip()}
 
-    def has_role(self, *roles: str) -> bool:
-        return bool(self.role_set.intersection(roles))
-
     @property
     def group_keys(self) -> set[str]:
         return {g.key for g in self.groups}
@@ -52,6 +51,22 @@ class Group(db.Model):
 
     def name(self, lang: str) -> str:
         return self.name_zh if lang == "zh" else self.name_en
+
+
+class Role(db.Model):
+    """A role an admin made: a named set of capabilities (the built-in roles live in code)."""
+
+    __tablename__ = "user_role"
+    id = db.Column(db.Integer, primary_key=True)
+    key = db.Column(db.String(20), unique=True, nullable=False)
+    name_en = db.Column(db.String(120), nullable=False)
+    name_zh = db.Column(db.String(120), nullable=False)
+    capabilities = db.Column(db.String(400), nullable=False, default="")  # comma-separated
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    @property
+    def capability_set(self) -> set[str]:
+        return {c for c in self.capabilities.split(",") if c}
 
 
 class ApiToken(db.Model):

@@ -5,17 +5,27 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from engine.audit.kinds import AuditKind
 from engine.audit.service import Actor, append
 from engine.db import begin_write, db, is_row_id, utcnow, write_unit
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.identity import demo, ldap, passwords, sync
+from engine.identity import roles as role_rules
 from engine.identity.ldap import DirectorySettings
-from engine.identity.models import GROUP_KEY, ApiToken, Group, User, UserSession
+from engine.identity.models import (
+    GROUP_KEY,
+    MAX_ROLES,
+    ROLE_KEY,
+    ApiToken,
+    Group,
+    Role,
+    User,
+    UserSession,
+)
 from engine.identity.reads import dummy_hash, hash_token
-from engine.identity.roles import ROLES
+from engine.identity.roles import Capability
 from forms.messages import FieldError, as_problem
 
 LANGUAGES = ("zh", "en")
@@ -126,18 +136,15 @@ def create_user(username: str, display_name: str, *, roles: str, group_keys: lis
         raise Conflict(f"user {username!r} exists")
     if password is not None:
         passwords.check_policy(password, hints=(username, display_name))
-    unknown_roles = sorted({r.strip() for r in roles.split(",") if r.strip()} - set(ROLES))
-    if unknown_roles:
-        raise InvalidInput(
-            f"unknown role(s): {', '.join(unknown_roles)}",
-            errors={"roles": [f"One of {', '.join(ROLES)}."]},
-        )
-    found = list(db.session.scalars(select(Group).where(Group.key.in_(group_keys))))
-    missing = sorted(set(group_keys) - {g.key for g in found})
-    if missing:
-        raise InvalidInput(
-            f"unknown group(s): {', '.join(missing)}", errors={"groups": ["Unknown group."]}
-        )
+    roles, role_problem = _role_problem([r.strip() for r in roles.split(",") if r.strip()])
+    found, group_problem = _group_problem(group_keys)
+    _refuse(
+        {
+            name: [problem]
+            for name, problem in (("roles", role_problem), ("groups", group_problem))
+            if problem
+        }
+    )
     user = User(username=username, display_name=display_name, roles=roles, groups=found)
     if password is not None:
         user.password_hash = passwords.hash_password(password)
@@ -214,73 +221,299 @@ def change_password(user_id: int, current: str, new: str, *, actor: Actor) -> No
     db.session.commit()
 
 
-@write_unit
-def set_memberships(username: str, *, roles: list[str], group_keys: list[str],
-                    actor: Actor) -> None:  # fmt: skip
-    """Give a user exactly these roles (requester always) and groups.
+def _role_problem(keys: list[str]) -> tuple[str, FieldError | None]:
+    """The stored form of a user's roles (requester always), and what is wrong with them."""
+    known = role_rules.known()
+    unknown = sorted(set(keys) - set(known))
+    chosen = [key for key in known if key == "requester" or key in keys]
+    if unknown:
+        return "", FieldError(
+            "role_unknown",
+            texts=(f"Unknown role: {', '.join(unknown)}.", f"没有这个角色：{', '.join(unknown)}。"),
+        )
+    if len(chosen) > MAX_ROLES:
+        return "", FieldError(
+            "roles_too_many", texts=(f"At most {MAX_ROLES} roles.", f"最多 {MAX_ROLES} 个角色。")
+        )
+    return ",".join(chosen), None
 
-    Raises:
-        NotFound: no such user. InvalidInput: an unknown role or group.
-    """
-    user = _user_named(username)
-    unknown = sorted(set(roles) - set(ROLES))
-    found = list(db.session.scalars(select(Group).where(Group.key.in_(group_keys))))
-    missing = sorted(set(group_keys) - {g.key for g in found})
-    if unknown or missing:
-        raise InvalidInput(f"unknown role(s) or group(s): {', '.join(unknown + missing)}",
-                           errors={"roles": ["Unknown role or group."]})  # fmt: skip
-    before = (sorted(user.role_set), sorted(user.group_keys))
-    user.roles = ",".join(r for r in ROLES if r == "requester" or r in roles)
-    user.groups = found
-    after = (sorted(user.role_set), sorted(user.group_keys))
-    if after != before:
-        append(AuditKind.USER_CHANGED, actor, subject=f"user:{user.id}",
-               detail={"username": username, "roles": after[0], "groups": after[1],
-                       "were": {"roles": before[0], "groups": before[1]}})  # fmt: skip
-    db.session.commit()
+
+def _group_problem(keys: list[str]) -> tuple[list[Group], FieldError | None]:
+    found = list(db.session.scalars(select(Group).where(Group.key.in_(keys))))
+    missing = sorted(set(keys) - {g.key for g in found})
+    if missing:
+        return [], FieldError(
+            "group_unknown",
+            texts=(f"Unknown group: {', '.join(missing)}.", f"没有这个组：{', '.join(missing)}。"),
+        )
+    return found, None
+
+
+def _refuse(problems: dict[str, list[FieldError]]) -> None:
+    if problems:
+        summary = "; ".join(f"{name}: {items[0].text()}" for name, items in problems.items())
+        raise InvalidInput(summary, **as_problem(problems))
 
 
 DEPARTMENT_KEY = re.compile(r"[a-z][a-z0-9_-]{0,79}")  # as offerings' `department` names it
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,60}")
+NAME_LENGTH = FieldError("name_length", texts=("1 to 120 characters.", "1 到 120 个字符。"))
+USER_FIELDS = ("display_name", "email", "roles", "groups", "department", "is_active")
+
+
+def _administrators() -> list[User]:
+    """Every active user holding a role that administers."""
+    keys = [r.key for r in role_rules.known().values()
+            if Capability.ADMINISTER in r.capabilities]  # fmt: skip
+    padded = "," + User.roles + ","
+    return list(db.session.scalars(select(User).where(
+        User.is_active.is_(True), or_(*(padded.like(f"%,{key},%") for key in keys)))))  # fmt: skip
 
 
 @write_unit
+def change_user(username: str, *, actor: Actor, **changes) -> User:
+    """Change what an admin may change of a user, in one unit and one audit event:
+    display_name, email, roles (a list; requester always), groups (a list of keys),
+    department (a key, or None or "" for none) and is_active (deactivating ends their
+    sessions and stops their tokens). Fields not given stay as they are.
+
+    Raises:
+        NotFound: no such user. InvalidInput: an unknown role or group, a bad name, e-mail or
+        department. Conflict: deactivating yourself, or leaving no active administrator.
+    """
+    unknown = sorted(set(changes) - set(USER_FIELDS))
+    if unknown:
+        raise InvalidInput(f"cannot change {', '.join(unknown)}",
+                           errors={name: ["Cannot be changed."] for name in unknown})  # fmt: skip
+    user = _user_named(username)
+    values = _checked_user_fields(user, changes)
+    before = _user_view(user)
+    was_admin = user.is_active and role_rules.administers(user)
+    if values.get("is_active") is False and actor.user_id == user.id:
+        raise Conflict("you cannot deactivate yourself")
+    for name, value in values.items():
+        setattr(user, name, value)
+    db.session.flush()
+    if was_admin and not (user.is_active and role_rules.administers(user)):
+        if not _administrators():
+            raise Conflict(f"{username} is the last active administrator: make another first")
+    after = _user_view(user)
+    if after != before:
+        if before["is_active"] and not after["is_active"]:
+            _end_sessions(user.id)
+        changed = {k: v for k, v in after.items() if before[k] != v}
+        kind = (
+            AuditKind.USER_DEACTIVATED
+            if changed == {"is_active": False}
+            else (AuditKind.USER_CHANGED)
+        )
+        append(kind, actor, subject=f"user:{user.id}",
+               detail={"username": username, **changed,
+                       "were": {k: before[k] for k in changed}})  # fmt: skip
+    db.session.commit()
+    return user
+
+
+def _checked_user_fields(user: User, changes: dict) -> dict:
+    """The column values of the changes, each checked (InvalidInput with every bad field)."""
+    values, problems = {}, {}
+
+    def refuse(field: str, code: str, en: str, zh: str) -> None:
+        problems[field] = [FieldError(code, texts=(en, zh))]
+
+    if "display_name" in changes:
+        name = (changes["display_name"] or "").strip()
+        if not 0 < len(name) <= 120:
+            problems["display_name"] = [NAME_LENGTH]
+        values["display_name"] = name
+    if "email" in changes:
+        email = (changes["email"] or "").strip()
+        if email and (len(email) > 200 or not EMAIL.fullmatch(email)):
+            refuse("email", "email_bad", "Not an e-mail address.", "不是电子邮件地址。")
+        values["email"] = email
+    if "department" in changes:
+        department = (changes["department"] or "").strip() or None
+        if department is not None and not DEPARTMENT_KEY.fullmatch(department):
+            refuse("department", "department_bad",
+                   "Not a department key: lower-case letters, digits, _ and -; at most 80.",
+                   "不是部门代码：小写字母、数字、_ 和 -，最多 80 个。")  # fmt: skip
+        values["department"] = department
+    if "is_active" in changes:
+        values["is_active"] = bool(changes["is_active"])
+    if "roles" in changes:
+        values["roles"], problem = _role_problem(list(changes["roles"]))
+        if problem:
+            problems["roles"] = [problem]
+    if "groups" in changes:
+        values["groups"], problem = _group_problem(list(changes["groups"]))
+        if problem:
+            problems["groups"] = [problem]
+    _refuse(problems)
+    return values
+
+
+def _user_view(user: User) -> dict:
+    return {"display_name": user.display_name, "email": user.email,
+            "roles": sorted(user.role_set), "groups": sorted(user.group_keys),
+            "department": user.department, "is_active": user.is_active}  # fmt: skip
+
+
+def set_memberships(username: str, *, roles: list[str], group_keys: list[str],
+                    actor: Actor) -> None:  # fmt: skip
+    """Give a user exactly these roles (requester always) and groups (see change_user)."""
+    change_user(username, roles=roles, groups=group_keys, actor=actor)
+
+
 def set_department(username: str, department: str | None, *, actor: Actor) -> None:
-    """Set (or clear, with None or "") the department of a user.
+    """Set (or clear, with None or "") the department of a user (see change_user).
 
     An agent with a department handles only the requests of that department's offerings.
-
-    Raises:
-        NotFound: no such user. InvalidInput: not a department key (lower-case, digits, _ -).
     """
-    department = (department or "").strip() or None
-    if department is not None and not DEPARTMENT_KEY.fullmatch(department):
-        raise InvalidInput("A department key is lower-case letters, digits, _ and -.",
-                           errors={"department": ["Not a department key."]})  # fmt: skip
-    user = _user_named(username)
-    if user.department != department:
-        append(AuditKind.USER_CHANGED, actor, subject=f"user:{user.id}",
-               detail={"username": username, "department": department,
-                       "was": {"department": user.department}})  # fmt: skip
-        user.department = department
-    db.session.commit()
+    change_user(username, department=department, actor=actor)
+
+
+def set_active(username: str, active: bool, *, actor: Actor) -> None:
+    """Deactivate a user or activate them again (see change_user)."""
+    change_user(username, is_active=active, actor=actor)
 
 
 @write_unit
-def set_active(username: str, active: bool, *, actor: Actor) -> None:
-    """Deactivate a user (their sessions end, their tokens stop working) or activate them again.
+def change_group(key: str, *, name_en: str | None, name_zh: str | None, actor: Actor) -> Group:
+    """Rename a group in either language (its key stays: BPMN lanes name it).
 
     Raises:
-        NotFound: no such user.
+        NotFound: no such group. InvalidInput: an empty or too long name.
     """
-    user = _user_named(username)
-    if user.is_active != active:
-        user.is_active = active
-        if not active:
-            _end_sessions(user.id)
-        kind = AuditKind.USER_CHANGED if active else AuditKind.USER_DEACTIVATED
-        append(kind, actor, subject=f"user:{user.id}",
-               detail={"username": username, "active": active})  # fmt: skip
+    group = db.session.scalar(select(Group).filter_by(key=key))
+    if group is None:
+        raise NotFound(f"no group {key!r}")
+    names = {"name_en": name_en, "name_zh": name_zh}
+    for field, value in names.items():
+        if value is not None and not 0 < len(value.strip()) <= 120:
+            raise InvalidInput(f"bad {field}", **as_problem({field: [NAME_LENGTH]}))
+    before = {"name_en": group.name_en, "name_zh": group.name_zh}
+    for field, value in names.items():
+        if value is not None:
+            setattr(group, field, value.strip())
+    after = {"name_en": group.name_en, "name_zh": group.name_zh}
+    if after != before:
+        append(AuditKind.GROUP_CHANGED, actor, subject=f"group:{group.id}",
+               detail={"key": key, **after, "were": before})  # fmt: skip
     db.session.commit()
+    return group
+
+
+def _checked_role_fields(name_en: str | None, name_zh: str | None,
+                         capabilities: list[str] | None) -> dict:  # fmt: skip
+    values, problems = {}, {}
+    for field, value in (("name_en", name_en), ("name_zh", name_zh)):
+        if value is not None:
+            if not 0 < len(value.strip()) <= 120:
+                problems[field] = [NAME_LENGTH]
+            values[field] = value.strip()
+    if capabilities is not None:
+        unknown = sorted(set(capabilities) - set(Capability))
+        if unknown:
+            problems["capabilities"] = [
+                FieldError(
+                    "capability_unknown",
+                    texts=(
+                        f"Unknown: {', '.join(unknown)}.",
+                        f"未知的权限：{', '.join(unknown)}。",
+                    ),
+                )
+            ]
+        chosen = [c for c in Capability if c == Capability.REQUEST or c in capabilities]
+        values["capabilities"] = ",".join(chosen)
+    _refuse(problems)
+    return values
+
+
+@write_unit
+def create_role(key: str, name_en: str, name_zh: str, capabilities: list[str], *,
+                actor: Actor) -> Role:  # fmt: skip
+    """Create a role: a named set of capabilities (request always) that users can hold.
+
+    Raises:
+        Conflict: the key is taken (built-in roles included). InvalidInput: a key that is not
+        snake_case of at most 20, an unknown capability, an empty name.
+    """
+    if not ROLE_KEY.fullmatch(key or ""):
+        rule = FieldError("role_key", texts=("Lower-case letters, digits and _; at most 20.",
+                                             "小写字母、数字和 _，最多 20 个。"))  # fmt: skip
+        raise InvalidInput(f"bad role key {key!r}", **as_problem({"key": [rule]}))
+    values = _checked_role_fields(name_en or key, name_zh or name_en or key, capabilities)
+    if key in role_rules.BUILT_IN or db.session.scalar(select(Role).filter_by(key=key)):
+        raise Conflict(f"role {key!r} exists")
+    role = Role(key=key, **values)
+    db.session.add(role)
+    db.session.flush()
+    append(AuditKind.ROLE_CREATED, actor, subject=f"role:{key}",
+           detail={"key": key, **values})  # fmt: skip
+    db.session.commit()
+    role_rules.forget()
+    return role
+
+
+def _custom_role(key: str) -> Role:
+    if key in role_rules.BUILT_IN:
+        raise Conflict(f"{key} is a built-in role: it cannot be changed or deleted")
+    role = db.session.scalar(select(Role).filter_by(key=key))
+    if role is None:
+        raise NotFound(f"no role {key!r}")
+    return role
+
+
+@write_unit
+def change_role(key: str, *, name_en: str | None = None, name_zh: str | None = None,
+                capabilities: list[str] | None = None, actor: Actor) -> Role:  # fmt: skip
+    """Rename a role an admin made, or change what it allows; its holders keep it.
+
+    Raises:
+        NotFound: no such role. Conflict: a built-in role, or the change would leave no active
+        administrator. InvalidInput: an unknown capability, an empty name.
+    """
+    role = _custom_role(key)
+    values = _checked_role_fields(name_en, name_zh, capabilities)
+    before = {"name_en": role.name_en, "name_zh": role.name_zh, "capabilities": role.capabilities}
+    for field, value in values.items():
+        setattr(role, field, value)
+    after = {"name_en": role.name_en, "name_zh": role.name_zh, "capabilities": role.capabilities}
+    if after != before:
+        db.session.flush()
+        role_rules.forget()
+        if not _administrators():
+            role_rules.forget()
+            raise Conflict("that change would leave no active administrator")
+        append(AuditKind.ROLE_CHANGED, actor, subject=f"role:{key}",
+               detail={"key": key, **after, "were": before})  # fmt: skip
+    db.session.commit()
+    role_rules.forget()
+    return role
+
+
+@write_unit
+def delete_role(key: str, *, actor: Actor) -> None:
+    """Delete a role an admin made, once nobody holds it.
+
+    Raises:
+        NotFound: no such role. Conflict: a built-in role, or users still hold it.
+    """
+    role = _custom_role(key)
+    padded = "," + User.roles + ","
+    holders = list(
+        db.session.scalars(
+            select(User.username).where(padded.like(f"%,{key},%")).order_by(User.username)
+        )
+    )
+    if holders:
+        shown = ", ".join(holders[:5]) + (" …" if len(holders) > 5 else "")
+        raise Conflict(f"{len(holders)} user(s) hold the role {key}: {shown}")
+    db.session.delete(role)
+    append(AuditKind.ROLE_DELETED, actor, subject=f"role:{key}",
+           detail={"key": key, "name_en": role.name_en})  # fmt: skip
+    db.session.commit()
+    role_rules.forget()
 
 
 @write_unit

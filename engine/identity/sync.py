@@ -5,9 +5,9 @@ from sqlalchemy import select
 from engine.audit.kinds import AuditKind
 from engine.audit.service import Actor, append
 from engine.db import db
+from engine.identity import roles
 from engine.identity.ldap import DirectoryPerson
-from engine.identity.models import GROUP_KEY, Group, User
-from engine.identity.roles import ROLES
+from engine.identity.models import GROUP_KEY, MAX_ROLES, Group, User
 
 
 def synced(person: DirectoryPerson, actor: Actor) -> User:
@@ -21,7 +21,8 @@ def synced(person: DirectoryPerson, actor: Actor) -> User:
     user.display_name = person.display_name[:120] or person.username
     user.email = person.email[:200]
     user.department = (person.department or "")[:80] or user.department
-    user.roles = ",".join(r for r in ROLES if r == "requester" or r in person.roles)
+    chosen = [r for r in roles.known() if r == "requester" or r in person.roles]
+    user.roles = ",".join(chosen[:MAX_ROLES])
     user.groups = [_group(key) for key in person.groups if GROUP_KEY.fullmatch(key)]
     if person.manager is not None and person.manager.username:
         manager = db.session.scalar(select(User).filter_by(username=person.manager.username))

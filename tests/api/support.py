@@ -53,6 +53,9 @@ class Api:
     def delete(self, url, headers=None, **kwargs):
         return self.client.delete(url, headers=self._headers(headers), **kwargs)
 
+    def patch(self, url, headers=None, **kwargs):
+        return self.client.patch(url, headers=self._headers(headers), **kwargs)
+
 
 def drain(app) -> list[int]:
     """Run every recorded job in-process, and the jobs those record, until none is new."""

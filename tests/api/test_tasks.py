@@ -228,7 +228,7 @@ def test_create_user_with_unknown_group_fails(app):
             args=["flowdesk", "create-user", "x1", "--name", "X", "--groups", "no_such_group"]
         )
     assert result.exit_code != 0
-    assert "unknown group" in result.output
+    assert "Unknown group: no_such_group" in result.output
 
 
 def test_flowdesk_cli_commands_run_without_an_outer_app_context(app):

@@ -20,7 +20,7 @@ from engine.automation.service import RetryPolicy
 from engine.catalog.models import ProcessVersion
 from engine.db import db
 from engine.identity import service as identity
-from engine.identity.models import ApiToken, Group, User
+from engine.identity.models import ApiToken, Group, Role, User
 from engine.instances.models import Attachment, HumanTask, InstanceComment, Job, ProcessInstance
 from tests.web.support import ONBOARDING, open_task
 
@@ -93,8 +93,11 @@ def snapshot(app) -> dict:
                 select(Attachment.id, Attachment.instance_id)).all()),
             "versions": count(ProcessVersion),
             "users": sorted(db.session.execute(
-                select(User.username, User.is_active, User.roles, User.password_hash)).all()),
-            "groups": count(Group),
+                select(User.username, User.is_active, User.roles, User.password_hash,
+                       User.display_name, User.email, User.department)).all()),
+            "groups": sorted(db.session.execute(
+                select(Group.key, Group.name_en, Group.name_zh)).all()),
+            "roles": count(Role),
         }  # fmt: skip
         db.session.rollback()
         return state
@@ -115,6 +118,7 @@ def api_reads(w: World) -> list[tuple[str, set[str]]]:
         ("/api/v1/users", ADMINS),
         ("/api/v1/groups", ADMINS),
         ("/api/v1/roles", ADMINS),
+        ("/api/v1/users/hr", ADMINS),
         ("/api/v1/audit", ADMINS),
     ]
 
@@ -135,9 +139,23 @@ def api_writes(w: World) -> list[tuple[str, dict, set[str]]]:
         ("/api/v1/users", {"username": "mallory", "display_name": "M", "roles": ["admin"]},
          ADMINS),
         ("/api/v1/groups", {"key": "mallory", "name_en": "M"}, ADMINS),
+        ("/api/v1/users/hr/password", {"password": "cobalt-Harbour-71-lantern"}, ADMINS),
+        ("/api/v1/roles", {"key": "mallory", "name_en": "M", "capabilities": ["administer"]},
+         ADMINS),
         ("/api/v1/processes/new_hire_onboarding/versions", {"_bpmn": bpmn.decode()}, DESIGNERS),
         ("/api/v1/processes?key=new_hire_onboarding", {"_bpmn": bpmn.decode()}, DESIGNERS),
     ]  # fmt: skip
+
+
+def api_changes() -> list[tuple[str, str, dict | None, set[str]]]:
+    """(method, path, JSON body, the users allowed) for what is not a POST."""
+    return [
+        ("PATCH", "/api/v1/users/hr", {"roles": ["admin"], "department": "it"}, ADMINS),
+        ("PATCH", "/api/v1/users/admin", {"is_active": False}, ADMINS),
+        ("PATCH", "/api/v1/groups/hr", {"name_en": "Mine"}, ADMINS),
+        ("PATCH", "/api/v1/roles/approver", {"capabilities": ["administer"]}, ADMINS),
+        ("DELETE", "/api/v1/roles/approver", None, ADMINS),
+    ]
 
 
 def web_reads(w: World) -> list[tuple[str, set[str]]]:
@@ -170,7 +188,12 @@ def web_writes(w: World) -> list[tuple[str, dict, set[str]]]:
         ("/admin/users/hr/password", {"password": "cobalt-Harbour-71-lantern"}, ADMINS),
         ("/admin/users/hr/active", {"active": "0"}, ADMINS),
         ("/admin/users/hr/memberships", {"roles": "admin"}, ADMINS),
+        ("/admin/users/hr", {"display_name": "M", "roles": "admin", "department": "it"}, ADMINS),
         ("/admin/groups", {"key": "mallory", "name_en": "M"}, ADMINS),
+        ("/admin/groups/hr", {"name_en": "Mine", "name_zh": "我的"}, ADMINS),
+        ("/admin/roles", {"key": "mallory", "name_en": "M", "capabilities": "administer"}, ADMINS),
+        ("/admin/roles/approver", {"name_en": "M", "capabilities": "administer"}, ADMINS),
+        ("/admin/roles/approver/delete", {}, ADMINS),
         (f"/admin/tokens/{w.token_id}/revoke", {}, ADMINS),
     ]
 
@@ -208,6 +231,10 @@ def test_refused_writes_change_nothing(app, web, world):
         for username in set(USERS) - allowed:
             status = api.post(path, json=body, headers=bearer(username)).status_code
             assert status in DENIED, (username, path, status)
+    for method, path, body, allowed in api_changes():
+        for username in set(USERS) - allowed:
+            status = api.open(path, method=method, json=body, headers=bearer(username)).status_code
+            assert status in DENIED, (username, method, path, status)
     for username in USERS:  # HR's token is HR's alone, for the API as for the web
         if username != "hr":
             answer = api.delete(f"/api/v1/tokens/{world.token_id}", headers=bearer(username))

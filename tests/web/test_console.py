@@ -113,3 +113,21 @@ def test_failed_engine_step_is_listed_and_retried_from_the_page(app, web):
     assert f"#{instance_id}" in page and "'int' object is not iterable" in page
     assert admin.post(f"/console/jobs/{job_id}/retry").status_code == 302
     assert instance(app, instance_id).status == "error"  # items is still a number
+
+
+def test_an_agent_given_another_department_on_the_admin_page_no_longer_sees_its_failures(
+    app, web, failed
+):
+    instance_id, job_id = failed  # an onboarding: the hr department's offering
+    assert f"#{instance_id}" in visible_text(web("it_agent").get("/console/failed"))
+    admin = web("admin")
+    admin.get("/admin/users")
+    saved = admin.post("/admin/users/it_agent", {
+        "display_name": "Ivan IT", "email": "", "department": "it",
+        "roles": ["agent"], "groups": ["it_support"]}, follow_redirects=True)  # fmt: skip
+    assert "it_agent saved." in visible_text(saved)
+    agent = web("it_agent")
+    page = agent.get("/console/failed")
+    assert page.status_code == 200 and f"#{instance_id}" not in visible_text(page)
+    assert agent.post(f"/console/jobs/{job_id}/retry").status_code == 404
+    assert f"#{instance_id}" in visible_text(web("hr_agent").get("/console/failed"))

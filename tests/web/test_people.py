@@ -104,3 +104,49 @@ def test_i_change_my_password_and_sign_in_with_the_new_one(app, web):
 @pytest.mark.parametrize("query", ["until=9999-12-31", "since=0001-01-01&until=0001-01-01"])
 def test_audit_dates_at_the_ends_of_the_calendar_are_no_500(web, query):
     assert web("admin").get(f"/admin/audit?{query}").status_code == 200
+
+
+def test_an_admin_makes_a_role_on_the_roles_page_and_gives_it(app, web):
+    admin = web("admin", lang="zh")
+    admin.get("/admin/roles")
+    made = admin.post("/admin/roles", {"key": "hr_partner", "name_en": "HR partner",
+                                       "name_zh": "HR 伙伴",
+                                       "capabilities": ["see_all_requests"]},
+                      follow_redirects=True)  # fmt: skip
+    body = visible_text(made)
+    assert "已创建角色 hr_partner。" in body and "HR 伙伴" in body
+    assert "查看所有申请（有部门的只看本部门）" in body
+    hr = web("hr")
+    assert hr.get("/console/failed").status_code == 403
+    admin.get("/admin/users")
+    admin.post("/admin/users/hr", {"display_name": "Hannah HR", "department": "hr",
+                                   "roles": ["hr_partner", "approver"],
+                                   "groups": ["hr"]})  # fmt: skip
+    with app.app_context():
+        row = identity_reads.user_by_username("hr")
+        assert (row.roles, row.department) == ("requester,approver,hr_partner", "hr")
+        db.session.remove()
+    assert 'data-role="hr_partner"' in text(admin.get("/admin/roles"))
+    held = admin.post("/admin/roles/hr_partner/delete", follow_redirects=True)
+    assert "仍有用户拥有此角色" in visible_text(held)
+    built_in = admin.post("/admin/roles/admin", {"name_en": "x"}, follow_redirects=True)
+    assert "内置角色不能修改或删除。" in visible_text(built_in)
+    admin.post("/admin/roles/hr_partner", {"name_en": "HR partner", "name_zh": "HR 伙伴",
+                                           "capabilities": ["view_diagrams"]})  # fmt: skip
+    assert "hr_partner" in text(admin.get("/admin/roles"))
+    admin.post("/admin/users/hr", {"display_name": "Hannah HR", "roles": [], "groups": ["hr"]})
+    admin.post("/admin/roles/hr_partner/delete")
+    assert 'data-role="hr_partner"' not in text(admin.get("/admin/roles"))
+
+
+def test_the_last_admin_cannot_lock_themselves_out_from_the_page(app, web):
+    admin = web("admin")
+    admin.get("/admin/users")
+    refused = admin.post("/admin/users/admin", {"display_name": "Adam Admin", "roles": [],
+                                                "groups": []}, follow_redirects=True)  # fmt: skip
+    assert "At least one active administrator must remain" in visible_text(refused)
+    with app.app_context():
+        assert identity_reads.user_by_username("admin").role_set == {"requester", "admin"}
+        db.session.remove()
+    admin.post("/admin/groups/hr", {"name_en": "People", "name_zh": "人事"})
+    assert "People" in visible_text(admin.get("/admin/groups"))
