@@ -8,7 +8,8 @@
 then storage per finished instance and memory per process;
 (s) scale-out: the same on PostgreSQL with 1, 2, 4 worker processes, and storage on PostgreSQL;
 (h) complete-task and inbox latency with a large seeded history (100k finished, 10k open);
-(l) a step late in a long instance (a 510-pass gateway loop): step 500 against step 10.
+(l) a step late in a long instance (a 510-pass gateway loop): step 500 against step 10;
+(q) SQL statements and commits per request, counted in-process.
 See bench/README.md.
 No timing is asserted: the script prints figures and the PRODUCT.md targets beside them.
 """
@@ -29,10 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the repo, on the path
     sys.path.insert(0, str(ROOT))
 
-from bench import bare, e2e, history, long, sandbox, scale, stack, storage  # noqa: E402
+from bench import bare, e2e, history, long, sandbox, scale, stack, statements, storage  # noqa: E402
 from bench.scenario import PROCESS_KEY  # noqa: E402
 
-PARTS = ("bare", "e2e", "scale", "history", "long", "sandbox")
+PARTS = ("bare", "e2e", "sql", "scale", "history", "long", "sandbox")
 KB = 1024
 MB = 1024 * 1024
 TARGET_RATIO = 0.5  # end to end >= 0.5 x bare with save/load
@@ -443,6 +444,8 @@ def summary(results: dict) -> list[tuple[str, str, str, str, str]]:
         rows.append(("inbox top-50 p95, 1M history", "not measured", "<= 50 ms", "-", ""))
     if "sandbox" in results:
         rows += sandbox.summary_rows(results["sandbox"])
+    if "sql" in results:
+        rows += statements.summary_rows(results["sql"])
     if "long" in results:
         rows += long.summary_rows(results["long"])
     else:
@@ -500,6 +503,8 @@ def main(argv=None) -> int:
             results["long"] = long.run(args, log)
         if "sandbox" in parts:
             results["sandbox"] = sandbox.run(args, log)
+        if "sql" in parts:
+            results["sql"] = statements.run(args, log)
     except (KeyboardInterrupt, SystemExit):
         stop.set()
         log("\ninterrupted: stopping the processes")

@@ -61,16 +61,38 @@ def begin_write() -> None:
 
     A read-only transaction left open by earlier reads (authentication, loading the task) is
     ended first: upgrading it to a writer would fail once someone else has written meanwhile.
+    What those reads loaded is expired, to be read again inside the write lock, except rows
+    whose models say `keep_loaded` (see `expire_changing`).
     """
     session = db.session()  # the scoped session's current Session
     if session.new or session.dirty or session.deleted or session.info.get("flushed"):
         return  # already writing in this transaction (pending or flushed rows)
     if session.get_bind().dialect.name != "sqlite":
-        session.expire_all()  # PostgreSQL: row locks (FOR UPDATE) and the version column
+        expire_changing(session)  # PostgreSQL: row locks (FOR UPDATE) and the version column
         return
     if session.in_transaction():
-        session.rollback()
+        session.commit()  # it wrote nothing: ending it so keeps what it read loaded
+        expire_changing(session)
     session.connection(execution_options={"flowdesk_write": True})
+
+
+def expire_changing(session: Session) -> None:
+    """Expire every loaded row except those of models with `keep_loaded = True`: rows that
+    never change (process versions) or that a request reads once when it authenticates and
+    may use as read (the caller, their groups, their token). A unit of work that changes such a
+    row reads it again with `populate_existing`."""
+    for obj in list(session.identity_map.values()):
+        if not getattr(obj, "keep_loaded", False):
+            session.expire(obj)
+
+
+@event.listens_for(Session, "loaded_as_persistent")
+def _hold_immutable(session, instance):
+    """Hold rows that never change (`is_immutable`) for the session's life: its identity map is
+    weak, so each unit of work of a worker's pass would otherwise read its process version
+    again."""
+    if getattr(instance, "is_immutable", False):
+        session.info.setdefault("held", {})[id(instance)] = instance
 
 
 @event.listens_for(Session, "after_flush")

@@ -10,6 +10,7 @@ class ProcessVersion(db.Model):
     """One immutable deployment of an offering bundle; the spec is stored here once."""
 
     __tablename__ = "process_version"
+    keep_loaded = is_immutable = True  # never read twice in one request (engine.db)
     __table_args__ = (
         UniqueConstraint("process_key", "version"),
         UniqueConstraint("process_key", "content_hash"),

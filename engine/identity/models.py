@@ -17,6 +17,7 @@ group_member = db.Table(
 
 class User(db.Model):
     __tablename__ = "user_account"
+    keep_loaded = True  # read once per request (engine.db.expire_changing); writes re-read it
     id = db.Column(db.Integer, primary_key=True)
     username = db.Column(db.String(64), unique=True, nullable=False)
     display_name = db.Column(db.String(120), nullable=False)
@@ -43,6 +44,7 @@ class User(db.Model):
 
 class Group(db.Model):
     __tablename__ = "user_group"
+    keep_loaded = True
     id = db.Column(db.Integer, primary_key=True)
     key = db.Column(db.String(64), unique=True, nullable=False)
     name_en = db.Column(db.String(120), nullable=False)

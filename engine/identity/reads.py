@@ -5,7 +5,7 @@ import hashlib
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.security import generate_password_hash
 
 from engine.db import db, is_row_id, utcnow
@@ -20,7 +20,9 @@ def hash_token(token: str) -> str:
 
 def token_row(token: str) -> ApiToken | None:
     """The API token row of an active user, or None: unknown, revoked, expired, deactivated."""
-    row = db.session.scalar(select(ApiToken).filter_by(token_hash=hash_token(token)))
+    row = db.session.scalar(  # its user in the same statement: every API call needs both
+        select(ApiToken).filter_by(token_hash=hash_token(token)).options(joinedload(ApiToken.user))
+    )
     if row is None or not row.is_usable(utcnow()) or not row.user.is_active:
         return None
     return row

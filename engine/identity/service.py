@@ -38,7 +38,9 @@ def _add_token(user: User, name: str, token: str | None = None) -> str:
 
 
 def _user_named(username: str) -> User:
-    user = db.session.scalar(select(User).filter_by(username=username))
+    user = db.session.scalar(
+        select(User).filter_by(username=username).execution_options(populate_existing=True)
+    )
     if user is None:
         raise NotFound(f"no user {username!r}")
     return user
@@ -77,7 +79,7 @@ def create_token(user_id: int, name: str, *, scopes: list[str], expires_at: date
         raise InvalidInput("unknown token scope", errors={"scopes": [rule]})
     if expires_at is not None and expires_at <= utcnow():
         raise InvalidInput("the expiry is past", errors={"expires_at": ["In the future."]})
-    user = db.session.get(User, user_id)
+    user = db.session.get(User, user_id, populate_existing=True)
     if user is None:
         raise NotFound(f"user {user_id}")
     token = secrets.token_urlsafe(32)
@@ -132,7 +134,9 @@ def create_user(username: str, display_name: str, *, roles: str, group_keys: lis
     Raises:
         Conflict: the username is taken. InvalidInput: an unknown role or group, a weak password.
     """
-    if db.session.scalar(select(User).filter_by(username=username)):
+    if db.session.scalar(
+        select(User).filter_by(username=username).execution_options(populate_existing=True)
+    ):
         raise Conflict(f"user {username!r} exists")
     if password is not None:
         passwords.check_policy(password, hints=(username, display_name))
@@ -207,7 +211,7 @@ def change_password(user_id: int, current: str, new: str, *, actor: Actor) -> No
     Raises:
         InvalidInput: the current password is wrong, or the new one breaks the policy.
     """
-    user = db.session.get(User, user_id)
+    user = db.session.get(User, user_id, populate_existing=True)
     if user is None:
         raise NotFound(f"user {user_id}")
     if not passwords.matches(user.password_hash or dummy_hash(), current):
@@ -216,7 +220,7 @@ def change_password(user_id: int, current: str, new: str, *, actor: Actor) -> No
                            **as_problem({"current_password": [wrong]}))  # fmt: skip
     passwords.check_policy(new, hints=(user.username, user.display_name))
     begin_write()
-    user = db.session.get(User, user_id)
+    user = db.session.get(User, user_id, populate_existing=True)
     _store_password(user, new, actor)
     db.session.commit()
 
@@ -525,7 +529,7 @@ def set_locale(user_id: int, locale: str) -> None:
     """
     if locale not in LANGUAGES:
         raise InvalidInput(f"unsupported language {locale!r}", errors={"lang": ["zh or en."]})
-    user = db.session.get(User, user_id)
+    user = db.session.get(User, user_id, populate_existing=True)
     if user is None:
         raise NotFound(f"user {user_id}")
     user.locale = locale
@@ -542,7 +546,9 @@ def seed_demo() -> list[str]:
         db.session.add(groups[key])
     created = []
     for username, display_name, roles, member_of, locale in demo.USERS:
-        if db.session.scalar(select(User).filter_by(username=username)):
+        if db.session.scalar(
+            select(User).filter_by(username=username).execution_options(populate_existing=True)
+        ):
             continue
         user = User(
             username=username,
@@ -579,7 +585,13 @@ def sign_in(username: str, password: str, *, source: str | None, policy: SignInP
     (the answer is the same either way, and costs the same). The password is checked before the
     write lock is taken: hashing is slow on purpose.
     """
-    user = db.session.scalar(select(User).filter_by(username=username)) if username else None
+    user = (
+        db.session.scalar(
+            select(User).filter_by(username=username).execution_options(populate_existing=True)
+        )
+        if username
+        else None
+    )
     stored = user.password_hash if user is not None and user.password_hash else None
     if stored is None and directory is not None:  # no local password: the directory decides
         return _sign_in_directory(username, password, source=source, policy=policy,
@@ -587,7 +599,7 @@ def sign_in(username: str, password: str, *, source: str | None, policy: SignInP
     valid = passwords.matches(stored or dummy_hash(), password)
     now = utcnow()
     begin_write()
-    user = db.session.get(User, user.id) if stored is not None else None
+    user = db.session.get(User, user.id, populate_existing=True) if stored is not None else None
     locked = user is not None and user.locked_until is not None and user.locked_until > now
     if user is None or locked or not valid or not user.is_active:
         reason = ("unknown" if user is None else "locked" if locked
@@ -617,7 +629,15 @@ def sign_in_external(person: ldap.DirectoryPerson | None, *, source: str | None,
     """Open a session for someone a single sign-on provider vouched for (OpenID Connect),
     bringing their groups and roles over; None (recorded) for nobody or a deactivated account."""
     begin_write()
-    user = db.session.scalar(select(User).filter_by(username=person.username)) if person else None
+    user = (
+        db.session.scalar(
+            select(User)
+            .filter_by(username=person.username)
+            .execution_options(populate_existing=True)
+        )
+        if person
+        else None
+    )
     if person is None or (user is not None and not user.is_active):
         append(AuditKind.SIGN_IN_FAILED, Actor(source=source),
                subject=f"user:{user.id}" if user is not None else None,
@@ -656,7 +676,9 @@ def _sign_in_directory(username: str, password: str, *, source: str | None,
     db.session.rollback()
     person = ldap.authenticate(directory, username, password)
     begin_write()
-    user = db.session.scalar(select(User).filter_by(username=username))
+    user = db.session.scalar(
+        select(User).filter_by(username=username).execution_options(populate_existing=True)
+    )
     now = utcnow()
     locked = user is not None and user.locked_until is not None and user.locked_until > now
     if person is None or locked or (user is not None and not user.is_active):

@@ -13,7 +13,9 @@ from engine.identity.models import GROUP_KEY, MAX_ROLES, Group, User
 def synced(person: DirectoryPerson, actor: Actor) -> User:
     """The local account of a directory person, with the directory's name, groups, roles and
     manager (the directory is their source of truth: what it no longer says is taken away)."""
-    user = db.session.scalar(select(User).filter_by(username=person.username))
+    user = db.session.scalar(
+        select(User).filter_by(username=person.username).execution_options(populate_existing=True)
+    )
     if user is None:
         user = User(username=person.username, display_name=person.display_name, roles="requester")
         db.session.add(user)

@@ -87,7 +87,9 @@ def save(
     """
     # Read before changing the instance: a query autoflushes, and a flush of a half-changed
     # instance would be an UPDATE (and a version bump) of its own.
-    failed_step = has_failed_step(instance.id)
+    # A failed step puts the request in error (automation.service.job_failed), so only a
+    # request in error can have one: the query is spared for all others.
+    failed_step = instance.status == InstanceStatus.ERROR and has_failed_step(instance.id)
     open_rows = _open_task_rows(instance.id)
     jobs = [] if status == InstanceStatus.CANCELLED else runtime.pending_jobs(workflow)
     ended = runtime.outcome(workflow) if status is None else None

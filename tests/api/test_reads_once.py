@@ -1,0 +1,61 @@
+"""A unit of work reads what it needs once, under the write lock, and still reads it fresh.
+
+Rows that a request reads when it authenticates (the caller, their groups) and rows that never
+change (process versions) stay loaded when the unit of work takes the write lock; everything else
+is read again. A unit that changes a user reads that user again, so a count kept on the user
+row (wrong passwords) is never lost to a stale read.
+"""
+
+from collections import Counter
+
+from sqlalchemy import event, select, update
+
+from engine.db import db
+from engine.identity import reads as identity_reads
+from engine.identity import service as identity
+from engine.identity.models import User
+from tests.api.support import complete_ok, open_task, start_onboarding
+
+
+def _selects(app, action) -> Counter:
+    """SELECTs by table while `action` runs."""
+    seen = Counter()
+
+    def count(_conn, _cursor, statement, *_args):
+        words = statement.split()
+        if words and words[0] == "SELECT" and "FROM" in words:
+            seen[words[words.index("FROM") + 1]] += 1
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return seen
+
+
+def test_completing_a_step_reads_the_task_the_request_and_the_caller_once(app, as_user):
+    instance = start_onboarding(as_user("hr"))
+    task = open_task(instance, "manager_approval")
+    manager = as_user("manager")
+    manager.get("/api/v1/me")  # the token's hourly use is recorded now, not below
+    seen = _selects(app, lambda: complete_ok(manager, task["task_id"], {"manager_approved": True}))
+    assert seen["user_account"] <= 1, seen  # the requester, for the answer; the caller joins
+    assert seen["api_token"] == 1, seen  # ... the token's statement
+    assert seen["process_instance"] == 1, seen  # locked once, under the write lock
+    assert seen["process_version"] == 1, seen
+
+
+def test_a_wrong_password_counts_even_when_the_user_was_read_before_another_count(app):
+    policy = identity.SignInPolicy(lock_after=5)
+    with app.app_context():
+        before = identity_reads.user_by_username("hr").failed_sign_ins  # loaded in this session
+        with db.engine.begin() as other:  # meanwhile another process counts two wrong passwords
+            other.execute(update(User).where(User.username == "hr").values(failed_sign_ins=2))
+        assert identity.sign_in("hr", "wrong password", source=None, policy=policy) is None
+        db.session.remove()
+        counted = db.session.scalar(select(User.failed_sign_ins).filter_by(username="hr"))
+        db.session.remove()
+    assert (before, counted) == (0, 3)
