@@ -34,7 +34,7 @@ UPLOAD_BODY = {
         }
     },
 }
-UNUSED_COLUMNS = {"workflow_json"}  # deferred, and not in any answer: never loaded for one
+UNUSED_COLUMNS = {"workflow_json", "data_json"}  # deferred; data_json answers as `data`
 blp = Blueprint("instances", __name__, url_prefix="/api/v1/instances", description="Requests")
 
 

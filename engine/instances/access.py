@@ -1,7 +1,7 @@
 """Who may see and act on which request and step: per-object rules and the filtered queries."""
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, undefer
 
 from engine.catalog import reads as catalog
 from engine.db import db, is_row_id
@@ -34,7 +34,11 @@ def visible_instance(user: User, instance_id: int) -> ProcessInstance:
     Raises:
         NotFound: no such instance, or not visible to this user (we do not confirm it exists).
     """
-    instance = db.session.get(ProcessInstance, instance_id) if is_row_id(instance_id) else None
+    instance = (
+        db.session.get(ProcessInstance, instance_id, options=[undefer(ProcessInstance.data_json)])
+        if is_row_id(instance_id)
+        else None
+    )
     if instance is None or not _may_see(user, instance):
         raise NotFound(f"instance {instance_id}")
     return instance

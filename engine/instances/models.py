@@ -102,6 +102,9 @@ class ProcessInstance(db.Model):
     title_zh = db.Column(db.String(200), nullable=True)
     business_key = db.Column(db.String(120), nullable=True, index=True)
     workflow_json = deferred(db.Column(db.Text, nullable=False))  # loaded only to run the engine
+    # the business data as of the last save (JSON-safe), so reads never deserialize the workflow;
+    # NULL for rows saved before it existed
+    data_json = deferred(db.Column(JSON, nullable=True))
     serializer_version = db.Column(db.String(20), nullable=False)
     requested_by_id = db.Column(db.ForeignKey("user_account.id"), nullable=False)
     next_timer_at = db.Column(db.DateTime, nullable=True, index=True)

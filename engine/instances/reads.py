@@ -100,10 +100,13 @@ def comments(instance_id: int) -> list[InstanceComment]:
 
 
 def instance_data(instance: ProcessInstance) -> dict:
-    """Return the request's business data (deserializes the workflow unless just saved)."""
+    """Return the request's business data as its last save stored it (a row saved before the
+    column existed: from the workflow)."""
     cached = getattr(instance, "business_data", None)
     if cached is not None:
         return cached
+    if instance.data_json is not None:
+        return instance.data_json
     return runtime.data(store.load_workflow(instance))
 
 

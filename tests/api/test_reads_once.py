@@ -14,6 +14,7 @@ from engine.db import db
 from engine.identity import reads as identity_reads
 from engine.identity import service as identity
 from engine.identity.models import User
+from engine.instances import store
 from tests.api.support import complete_ok, open_task, start_onboarding
 
 
@@ -59,3 +60,18 @@ def test_a_wrong_password_counts_even_when_the_user_was_read_before_another_coun
         counted = db.session.scalar(select(User.failed_sign_ins).filter_by(username="hr"))
         db.session.remove()
     assert (before, counted) == (0, 3)
+
+
+def test_reading_a_request_never_deserializes_its_workflow(app, as_user, monkeypatch):
+    hr = as_user("hr")
+    instance = start_onboarding(hr)
+
+    def refuse(_instance):
+        raise AssertionError("a read deserialized the workflow")
+
+    monkeypatch.setattr(store, "load_workflow", refuse)
+    answer = hr.get(f"/api/v1/instances/{instance['id']}")
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["data"]["username"] == instance["data"]["username"]
+    assert body["data"] == instance["data"]  # as the start answered it
