@@ -50,7 +50,7 @@ def state(instance) -> SimpleNamespace:
         instance=instance,
         process_version=instance.process_version,
         requested_by=instance.requested_by,
-        open_tasks=reads.open_tasks(instance.id),
+        open_tasks=reads.open_tasks_of(instance),
         data=reads.instance_data(instance),
     )
 

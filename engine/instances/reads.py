@@ -51,6 +51,12 @@ def open_tasks(instance_id: int) -> list[HumanTask]:
     return open_tasks_by_instance([instance_id])[instance_id]
 
 
+def open_tasks_of(instance: ProcessInstance) -> list[HumanTask]:
+    """The open steps of an instance: as the save in this request left them, or read."""
+    saved = getattr(instance, "open_task_rows", None)
+    return saved if saved is not None else open_tasks(instance.id)
+
+
 def open_tasks_by_instance(instance_ids: list[int]) -> dict[int, list[HumanTask]]:
     """Return the open steps of several instances at once (one query)."""
     found: dict[int, list[HumanTask]] = {i: [] for i in instance_ids}

@@ -128,7 +128,7 @@ def save(
         log.warning("instance %s failed: %s", instance.id, failure.detail)
         if failure.extra.get("task_id") and failure.extra.get("bpmn_id"):
             db.session.add(failed_step_row(instance, failure))
-    sync_tasks(instance, workflow, open_rows)
+    now_open = sync_tasks(instance, workflow, open_rows)
     rows = [
         Job(
             instance_id=instance.id,
@@ -143,6 +143,10 @@ def save(
     ]
     db.session.add_all(rows)
     commit()
+    # the answer's open steps, as this save left them (ids exist once committed): not read again
+    instance.open_task_rows = sorted(
+        (row for row in now_open if row.state == TaskState.OPEN), key=lambda row: row.id
+    )
     if rows and dispatch is not None:
         dispatch([row.id for row in rows])
     return instance
@@ -199,14 +203,20 @@ def _open_task_rows(instance_id: int) -> dict[str, HumanTask]:
     return {row.task_id: row for row in rows}
 
 
-def sync_tasks(instance: ProcessInstance, workflow, open_rows: dict[str, HumanTask]) -> None:
-    """Bring the human_task projection in line with the workflow's READY user steps."""
+def sync_tasks(
+    instance: ProcessInstance, workflow, open_rows: dict[str, HumanTask]
+) -> list[HumanTask]:
+    """Bring the human_task projection in line with the workflow's READY user steps; return
+    the rows open now."""
     steps = [] if instance.is_finished else runtime.open_steps(workflow)
     current = {s.task_id for s in steps}
     now = utcnow()
+    still_open = []
     for task_id, row in open_rows.items():
         if task_id not in current:
             row.state, row.completed_at = TaskState.CANCELLED, now
+        else:
+            still_open.append(row)
     embedded = instance.process_version.meta.get("embedded_forms", {})
     closed = _closed_rows(instance.id, [s.task_id for s in steps if s.task_id not in open_rows])
     for step in steps:
@@ -215,6 +225,7 @@ def sync_tasks(instance: ProcessInstance, workflow, open_rows: dict[str, HumanTa
         if step.task_id in closed:  # a step whose completion failed, opened again by a retry
             row = closed[step.task_id]
             row.state, row.completed_at, row.completed_by_id = TaskState.OPEN, None, None
+            still_open.append(row)
             continue
         form_key = step.form_key or (
             f"embedded:{step.bpmn_id}" if step.bpmn_id in embedded else None
@@ -222,27 +233,26 @@ def sync_tasks(instance: ProcessInstance, workflow, open_rows: dict[str, HumanTa
         people = _users(step.candidate_users + ((step.assignee,) if step.assignee else ()))
         groups = [g[:64] for g in step.candidate_groups if g != step.candidate_group]
         assignee = people.get(step.assignee) if step.assignee else None
-        db.session.add(
-            HumanTask(
-                instance_id=instance.id,
-                task_id=step.task_id,
-                bpmn_id=step.bpmn_id,
-                name=step.name[:200],
-                lane=step.lane,
-                candidate_group=step.candidate_group,
-                assignee_id=assignee.id if assignee else None,
-                form_key=form_key,
-                instructions=step.instructions,
-                offering_key=instance.offering_key,
-                priority=step.priority,
-                created_at=now,
-                due_at=_due_date(step.due_date) or runtime.due_after(now, step.due_in),
-                candidates=[TaskCandidate(group_key=g) for g in groups]
-                + [
-                    TaskCandidate(user_id=people[u].id) for u in step.candidate_users if u in people
-                ],
-            )
+        row = HumanTask(
+            instance_id=instance.id,
+            task_id=step.task_id,
+            bpmn_id=step.bpmn_id,
+            name=step.name[:200],
+            lane=step.lane,
+            candidate_group=step.candidate_group,
+            assignee_id=assignee.id if assignee else None,
+            form_key=form_key,
+            instructions=step.instructions,
+            offering_key=instance.offering_key,
+            priority=step.priority,
+            created_at=now,
+            due_at=_due_date(step.due_date) or runtime.due_after(now, step.due_in),
+            candidates=[TaskCandidate(group_key=g) for g in groups]
+            + [TaskCandidate(user_id=people[u].id) for u in step.candidate_users if u in people],
         )
+        db.session.add(row)
+        still_open.append(row)
+    return still_open
 
 
 def _closed_rows(instance_id: int, task_ids: list[str]) -> dict[str, HumanTask]:

@@ -75,3 +75,19 @@ def test_reading_a_request_never_deserializes_its_workflow(app, as_user, monkeyp
     body = answer.get_json()
     assert body["data"]["username"] == instance["data"]["username"]
     assert body["data"] == instance["data"]  # as the start answered it
+
+
+def test_the_answer_shows_the_steps_its_save_left_open_as_a_later_read_does(app, as_user):
+    hr, manager = as_user("hr"), as_user("manager")
+    instance = start_onboarding(hr)
+    assert [t["bpmn_id"] for t in instance["open_tasks"]] == ["manager_approval"]
+    assert instance["open_tasks"] == hr.get(f"/api/v1/instances/{instance['id']}").get_json()[
+        "open_tasks"]  # fmt: skip
+    task = open_task(instance, "manager_approval")
+    manager.get("/api/v1/me")
+    answer = {}
+    seen = _selects(app, lambda: answer.update(
+        complete_ok(manager, task["task_id"], {"manager_approved": True})))  # fmt: skip
+    assert answer["open_tasks"] == hr.get(f"/api/v1/instances/{instance['id']}").get_json()[
+        "open_tasks"]  # fmt: skip
+    assert seen["human_task"] <= 3, seen  # the task, the open rows before the save; not after
