@@ -23,6 +23,7 @@ from engine.catalog import service as catalog
 from engine.catalog.bundles import ProcessLibrary
 from engine.db import configure_sqlite, db
 from engine.errors import InvalidInput
+from workers.changes import LocalChanges, make_changes, publish_commits
 from workers.dispatch import make_dispatcher
 from workers.operations import OPERATION_NAMES
 
@@ -36,6 +37,7 @@ class FlowDesk:
 
     library: ProcessLibrary
     dispatch: object
+    changes: LocalChanges = field(default_factory=LocalChanges)
     operations: frozenset = field(default=OPERATION_NAMES)
 
 
@@ -65,6 +67,9 @@ def create_app(config: dict | None = None) -> Flask:
         library=ProcessLibrary.load(Path(app.config["PROCESSES_DIR"])), dispatch=None
     )
     app.extensions["flowdesk"].dispatch = make_dispatcher(app)
+    app.extensions["flowdesk"].changes = make_changes(app)
+    with app.app_context():
+        publish_commits(app.extensions["flowdesk"].changes, db.engine)
     app.before_request(_guard_request)
     app.before_request(_note_source)
     limiter = _limiter(app)  # its check must run before the API's token check

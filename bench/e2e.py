@@ -58,8 +58,10 @@ class Client:
         via_inbox: bool,
         timeout: float,
         wait_complete: bool = True,
+        wait: float = 0.0,
     ):
         self.base_url = base_url
+        self.wait = wait  # > 0: long polls (`?revision=&wait=`) instead of polling
         self.wait_complete = wait_complete
         self.poll_interval = poll_interval
         self.via_inbox = via_inbox
@@ -116,9 +118,13 @@ class Client:
                 raise BenchError(f"instance {instance_id} ended {instance['status']}: {instance}")
             if time.perf_counter() > deadline:
                 raise BenchError(f"instance {instance_id} stuck in {instance['status']}")
-            time.sleep(self.poll_interval)
+            url = f"/api/v1/instances/{instance_id}"
+            if self.wait > 0:
+                url += f"?revision={instance['revision']}&wait={self.wait:g}"
+            else:
+                time.sleep(self.poll_interval)
             t0 = time.perf_counter()
-            instance = self._call(REQUESTER, "GET", f"/api/v1/instances/{instance_id}", samples)
+            instance = self._call(REQUESTER, "GET", url, samples)
             samples.add("poll", time.perf_counter() - t0)
         now = time.perf_counter()
         samples.add("tail", now - t_last_step)
@@ -166,6 +172,7 @@ def run_clients(
     timeout: float = 60.0,
     stop: threading.Event | None = None,
     wait_complete: bool = True,
+    wait: float = 0.0,
 ) -> dict:
     """Run `instances` instances spread over `clients` concurrent clients; return the figures.
 
@@ -189,6 +196,7 @@ def run_clients(
             via_inbox=via_inbox,
             timeout=timeout,
             wait_complete=wait_complete,
+            wait=wait,
         )
         try:
             while (n := next_index()) is not None:

@@ -75,6 +75,13 @@ def parse_args(argv=None):
         help="seconds between GET /instances/<id> while waiting for the workers",
     )
     parser.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        help="(c): long-poll GET /instances/<id>?revision=&wait=S for the workers (default 10;"
+        " 0: poll every --poll-interval instead)",
+    )
+    parser.add_argument(
         "--via-inbox",
         action="store_true",
         help="find each task with GET /api/v1/tasks instead of the response's open_tasks",
@@ -177,8 +184,9 @@ def run_platform(args, platform_stack: stack.Stack, stop: threading.Event) -> di
     platform_stack.start(log=log)
     log(f"  stack up in {time.perf_counter() - t0:.1f} s (web :{platform_stack.web_port})")
     common = dict(
-        poll_interval=args.poll_interval, via_inbox=args.via_inbox, stop=stop, timeout=60.0
-    )
+        poll_interval=args.poll_interval, via_inbox=args.via_inbox, stop=stop, timeout=60.0,
+        wait=args.wait,
+    )  # fmt: skip
     out = {"subruns": []}
     if args.warmup:
         warm = e2e.run_clients(

@@ -18,5 +18,10 @@ def dispatcher():
     return current_app.extensions["flowdesk"].dispatch
 
 
+def changes():
+    """Who tells waiting readers that a request changed (workers.changes)."""
+    return current_app.extensions["flowdesk"].changes
+
+
 def operation_names() -> frozenset:
     return current_app.extensions["flowdesk"].operations

@@ -7,7 +7,7 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 
 from api.v1 import openapi
-from api.v1.context import current_user, dispatcher
+from api.v1.context import changes, current_user, dispatcher
 from api.v1.schemas import (
     AttachmentSchema,
     CancelSchema,
@@ -16,6 +16,7 @@ from api.v1.schemas import (
     InstanceListArgs,
     InstancePageSchema,
     InstanceStateSchema,
+    InstanceWaitArgs,
     NewCommentSchema,
     StartInstanceSchema,
 )
@@ -97,10 +98,19 @@ def list_instances(args):
 
 @blp.get("/<int:instance_id>")
 @blp.doc(operationId="getInstance")
+@blp.arguments(InstanceWaitArgs, location="query")
 @blp.response(200, InstanceDetailSchema)
-def get_instance(instance_id):
-    """One request with its open tasks, data and history."""
-    return detail(access.visible_instance(current_user(), instance_id))
+def get_instance(args, instance_id):
+    """One request with its open tasks, data and history.
+
+    With `revision` and `wait`, a long poll: the answer comes once the request changes from
+    that revision (a step done, a job finished, a step claimed), or after `wait` seconds.
+    """
+    instance = reads.instance_after(
+        current_user(), instance_id, seen_version=args.get("revision"),
+        wait_seconds=args["wait"], watching=changes().watching,
+    )  # fmt: skip
+    return detail(instance)
 
 
 @blp.post("/<int:instance_id>/cancel")

@@ -70,6 +70,17 @@ class PageArgs(Schema):
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
+class InstanceWaitArgs(Schema):
+    revision = fields.Integer(
+        validate=validate.Range(min=0, max=2**31 - 1),
+        metadata={"description": "the revision the client has: with wait, answer once it moves"},
+    )
+    wait = fields.Float(
+        load_default=0.0, validate=validate.Range(min=0, max=30),
+        metadata={"description": "seconds to wait for a change from `revision` (long poll)"},
+    )  # fmt: skip
+
+
 class InstanceListArgs(PageArgs):
     scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "all"]))
     status = fields.String(validate=validate.OneOf([s.value for s in InstanceStatus]))
@@ -222,6 +233,11 @@ class InstanceSchema(Schema):
     updated_at = Timestamp()
     completed_at = Timestamp(allow_none=True)
     next_timer_at = Timestamp(allow_none=True)
+    revision = fields.Function(
+        lambda i: i.version, metadata={"type": "integer",
+        "description": "grows with every change of the request: `GET …?revision=&wait=` waits "
+                       "for the next one"},
+    )  # fmt: skip
 
 
 class InstanceStateSchema(InstanceSchema):

@@ -47,6 +47,30 @@ def pages(total: int, page_size: int) -> int:
     return max((total + page_size - 1) // page_size, 1)
 
 
+MAX_WAIT_SECONDS = 30.0  # a long poll holds a web thread: bounded
+
+
+def instance_after(user: User, instance_id: int, *, seen_version: int | None,
+                   wait_seconds: float, watching) -> ProcessInstance:  # fmt: skip
+    """The instance the user may see, once it differs from the version the client has seen,
+    or as it is after `wait_seconds` (at most MAX_WAIT_SECONDS) if nothing changed.
+
+    `watching(instance_id)` is a context manager yielding an event set when the instance
+    changes from then on: it is entered before the first read, so no change is missed.
+
+    Raises:
+        NotFound: no such instance, or not visible to this user.
+    """
+    wait_seconds = min(max(wait_seconds, 0.0), MAX_WAIT_SECONDS)
+    with watching(instance_id) as changed:
+        instance = access.visible_instance(user, instance_id)
+        if seen_version is None or instance.version != seen_version or wait_seconds == 0:
+            return instance
+        db.session.rollback()  # the wait holds no snapshot and no connection
+        changed.wait(wait_seconds)
+    return access.visible_instance(user, instance_id)
+
+
 def open_tasks(instance_id: int) -> list[HumanTask]:
     return open_tasks_by_instance([instance_id])[instance_id]
 

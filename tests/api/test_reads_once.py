@@ -91,3 +91,24 @@ def test_the_answer_shows_the_steps_its_save_left_open_as_a_later_read_does(app,
     assert answer["open_tasks"] == hr.get(f"/api/v1/instances/{instance['id']}").get_json()[
         "open_tasks"]  # fmt: skip
     assert seen["human_task"] <= 3, seen  # the task, the open rows before the save; not after
+
+
+def test_a_long_poll_is_woken_by_the_commit_that_changes_its_request(app, as_user):
+    hr, manager = as_user("hr"), as_user("manager")
+    instance = start_onboarding(hr)
+    changes = app.extensions["flowdesk"].changes
+    with changes.watching(instance["id"]) as changed, changes.watching(-1) as other:
+        assert not changed.is_set()
+        task = open_task(instance, "manager_approval")
+        complete_ok(manager, task["task_id"], {"manager_approved": True})
+        assert changed.is_set() and not other.is_set()
+    url = f"/api/v1/instances/{instance['id']}"
+    now = hr.get(url).get_json()
+    assert now["revision"] > instance["revision"]
+    behind = hr.get(f"{url}?revision={instance['revision']}&wait=30").get_json()
+    assert behind["revision"] == now["revision"]  # changed since: answered at once
+    same = hr.get(f"{url}?revision={now['revision']}&wait=0.2")
+    assert same.status_code == 200 and same.get_json()["revision"] == now["revision"]
+    for bad in ("wait=31", "wait=-1", "wait=nan", "revision=-3&wait=1", "revision=x"):
+        assert hr.get(f"{url}?{bad}").status_code == 422, bad
+    assert as_user("requester").get(f"{url}?revision=1&wait=1").status_code == 404
