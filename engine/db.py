@@ -79,8 +79,8 @@ def begin_write() -> None:
 def expire_changing(session: Session) -> None:
     """Expire every loaded row except those of models with `keep_loaded = True`: rows that
     never change (process versions) or that a request reads once when it authenticates and
-    may use as read (the caller, their groups, their token). A unit of work that changes such a
-    row reads it again with `populate_existing`."""
+    may use as read (the caller, their groups). A unit of work that changes such a row reads
+    it again with `populate_existing`."""
     for obj in list(session.identity_map.values()):
         if not getattr(obj, "keep_loaded", False):
             session.expire(obj)
