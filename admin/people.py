@@ -1,5 +1,6 @@
 """Administration (admin role): users, groups, roles, tokens, the audit log; and my account."""
 
+from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
@@ -81,6 +82,15 @@ def _conflict_text(exc: PlatformError) -> str:
     return _("That name is already taken.")
 
 
+@contextmanager
+def _refusals():
+    """Run a change; if the domain refuses it, flash why instead (the view redirects either way)."""
+    try:
+        yield
+    except PlatformError as exc:
+        _refused(exc)
+
+
 @blp.get("/admin/users")
 @requires(Capability.ADMINISTER)
 def users():
@@ -97,7 +107,7 @@ def users():
 @requires(Capability.ADMINISTER)
 def create_user():
     form = request.form
-    try:
+    with _refusals():
         service.create_user(
             form.get("username", "").strip(), form.get("display_name", "").strip(),
             roles=",".join(form.getlist("roles")) or "requester",
@@ -105,19 +115,15 @@ def create_user():
             actor=actor(),
         )  # fmt: skip
         flash(_("User %(name)s created.", name=form.get("username")), "success")
-    except PlatformError as exc:
-        _refused(exc)
     return redirect(url_for(".users"))
 
 
 @blp.post("/admin/users/<username>/password")
 @requires(Capability.ADMINISTER)
 def reset_password(username):
-    try:
+    with _refusals():
         service.set_password(username, request.form.get("password", ""), actor=actor())
         flash(_("The password of %(name)s was reset.", name=username), "success")
-    except PlatformError as exc:
-        _refused(exc)
     return redirect(url_for(".users"))
 
 
@@ -126,29 +132,25 @@ def reset_password(username):
 def change_user(username):
     """Name, e-mail, department, roles and groups of a user, from one form."""
     form = request.form
-    try:
+    with _refusals():
         service.change_user(
             username, display_name=form.get("display_name", ""), email=form.get("email", ""),
             department=form.get("department", ""), roles=form.getlist("roles"),
             groups=form.getlist("groups"), actor=actor(),
         )  # fmt: skip
         flash(_("%(name)s saved.", name=username), "success")
-    except PlatformError as exc:
-        _refused(exc)
     return redirect(url_for(".users", group=request.args.get("group") or None))
 
 
 @blp.post("/admin/users/<username>/memberships")
 @requires(Capability.ADMINISTER)
 def set_memberships(username):
-    try:
+    with _refusals():
         service.set_memberships(
             username, roles=request.form.getlist("roles"),
             group_keys=request.form.getlist("groups"), actor=actor(),
         )  # fmt: skip
         flash(_("Roles and groups of %(name)s saved.", name=username), "success")
-    except PlatformError as exc:
-        _refused(exc)
     return redirect(url_for(".users"))
 
 
@@ -156,12 +158,10 @@ def set_memberships(username):
 @requires(Capability.ADMINISTER)
 def set_active(username):
     active = request.form.get("active") == "1"
-    try:
+    with _refusals():
         service.set_active(username, active, actor=actor())
         text = _("%(name)s activated.") if active else _("%(name)s deactivated.")
         flash(text % {"name": username}, "success")
-    except PlatformError as exc:
-        _refused(exc)
     return redirect(url_for(".users"))
 
 
@@ -176,14 +176,12 @@ def groups():
 @requires(Capability.ADMINISTER)
 def create_group():
     form = request.form
-    try:
+    with _refusals():
         service.create_group(
             form.get("key", "").strip(), form.get("name_en", "").strip(),
             form.get("name_zh", "").strip(), actor=actor(),
         )  # fmt: skip
         flash(_("Group %(key)s created.", key=form.get("key")), "success")
-    except PlatformError as exc:
-        _refused(exc)
     return redirect(url_for(".groups"))
 
 
@@ -191,37 +189,32 @@ def create_group():
 @requires(Capability.ADMINISTER)
 def change_group(key):
     form = request.form
-    try:
+    with _refusals():
         service.change_group(key, name_en=form.get("name_en", ""), name_zh=form.get("name_zh", ""),
                              actor=actor())  # fmt: skip
         flash(_("Group %(key)s saved.", key=key), "success")
-    except PlatformError as exc:
-        _refused(exc)
     return redirect(url_for(".groups"))
 
 
 @blp.get("/admin/roles")
 @requires(Capability.ADMINISTER)
 def roles_page():
-    known = role_rules.known()
-    counts = {key: reads.page(identity.users_query(role=key), 1, 1)[1] for key in known}
     return render_template(
-        "admin/roles.html", roles=known.values(), capabilities=CAPABILITY_TEXT, counts=counts
-    )
+        "admin/roles.html", roles=role_rules.known().values(), capabilities=CAPABILITY_TEXT,
+        counts=identity.role_counts(),
+    )  # fmt: skip
 
 
 @blp.post("/admin/roles")
 @requires(Capability.ADMINISTER)
 def create_role():
     form = request.form
-    try:
+    with _refusals():
         service.create_role(
             form.get("key", "").strip(), form.get("name_en", "").strip(),
             form.get("name_zh", "").strip(), form.getlist("capabilities"), actor=actor(),
         )  # fmt: skip
         flash(_("Role %(key)s created.", key=form.get("key")), "success")
-    except PlatformError as exc:
-        _refused(exc)
     return redirect(url_for(".roles_page"))
 
 
@@ -229,25 +222,21 @@ def create_role():
 @requires(Capability.ADMINISTER)
 def change_role(key):
     form = request.form
-    try:
+    with _refusals():
         service.change_role(
             key, name_en=form.get("name_en", ""), name_zh=form.get("name_zh", ""),
             capabilities=form.getlist("capabilities"), actor=actor(),
         )  # fmt: skip
         flash(_("Role %(key)s saved.", key=key), "success")
-    except PlatformError as exc:
-        _refused(exc)
     return redirect(url_for(".roles_page"))
 
 
 @blp.post("/admin/roles/<key>/delete")
 @requires(Capability.ADMINISTER)
 def delete_role(key):
-    try:
+    with _refusals():
         service.delete_role(key, actor=actor())
         flash(_("Role %(key)s deleted.", key=key), "success")
-    except PlatformError as exc:
-        _refused(exc)
     return redirect(url_for(".roles_page"))
 
 
@@ -260,11 +249,9 @@ def tokens():
 @blp.post("/admin/tokens/<int:token_id>/revoke")
 @requires(Capability.ADMINISTER)
 def revoke_any_token(token_id):
-    try:
+    with _refusals():
         service.revoke_token(identity.token_owner(token_id), token_id, keep=None, actor=actor())
         flash(_("Token revoked."), "success")
-    except PlatformError as exc:
-        _refused(exc)
     return redirect(url_for(".tokens"))
 
 
@@ -339,23 +326,19 @@ def create_token():
     expires_at = None
     if days.isdigit() and 0 < int(days) <= 3650:
         expires_at = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=int(days))
-    try:
+    with _refusals():
         _row, token = service.create_token(
             me().id, form.get("name", "").strip()[:80] or "web",
             scopes=form.getlist("scopes"), expires_at=expires_at, actor=actor(),
         )  # fmt: skip
         session["new_token"] = token
-    except PlatformError as exc:
-        _refused(exc)
     return redirect(url_for(".account"))
 
 
 @blp.post("/account/tokens/<int:token_id>/revoke")
 @login_required
 def revoke_token(token_id):
-    try:
+    with _refusals():
         service.revoke_token(me().id, token_id, keep=None, actor=actor())
         flash(_("Token revoked."), "success")
-    except PlatformError as exc:
-        _refused(exc)
     return redirect(url_for(".account"))

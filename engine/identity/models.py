@@ -2,6 +2,8 @@
 
 import re
 
+from sqlalchemy import or_
+
 from engine.db import db, utcnow
 
 GROUP_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")  # a group's key: BPMN lanes name it
@@ -40,6 +42,13 @@ class User(db.Model):
     @property
     def group_keys(self) -> set[str]:
         return {g.key for g in self.groups}
+
+
+def holds_role(*keys: str):
+    """SQL: the user holds one of these roles (`User.roles` lists them comma-separated; a key's
+    `_` or `%` is matched as itself, not as a LIKE wildcard)."""
+    padded = "," + User.roles + ","
+    return or_(*(padded.contains(f",{key},", autoescape=True) for key in keys))
 
 
 class Group(db.Model):

@@ -2,14 +2,15 @@
 
 import functools
 import hashlib
+from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.security import generate_password_hash
 
 from engine.db import db, is_row_id, utcnow
-from engine.identity.models import ApiToken, Group, User, UserSession
+from engine.identity.models import ApiToken, Group, User, UserSession, holds_role
 
 TOKEN_USE_EVERY = timedelta(hours=1)
 
@@ -66,14 +67,22 @@ def token_owner(token_id: int) -> int | None:
     )
 
 
+def role_counts() -> Counter:
+    """How many users hold each role key (one query: users share few role combinations)."""
+    counts = Counter()
+    for roles, users in db.session.execute(select(User.roles, func.count()).group_by(User.roles)):
+        for key in {r.strip() for r in roles.split(",") if r.strip()}:
+            counts[key] += users
+    return counts
+
+
 def users_query(*, group: str | None = None, role: str | None = None):
     """Every user by username, optionally of one group or with one role."""
     query = select(User).options(selectinload(User.groups))
     if group:
         query = query.where(User.groups.any(Group.key == group))
     if role:
-        padded = "," + User.roles + ","  # roles are stored comma-separated
-        query = query.where(padded.like(f"%,{role},%"))
+        query = query.where(holds_role(role))
     return query.order_by(User.username)
 
 

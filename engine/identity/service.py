@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from engine.audit.kinds import AuditKind
 from engine.audit.service import Actor, append
@@ -23,6 +23,7 @@ from engine.identity.models import (
     Role,
     User,
     UserSession,
+    holds_role,
 )
 from engine.identity.reads import dummy_hash, hash_token
 from engine.identity.roles import Capability
@@ -79,7 +80,7 @@ def create_token(user_id: int, name: str, *, scopes: list[str], expires_at: date
         raise InvalidInput("unknown token scope", errors={"scopes": [rule]})
     if expires_at is not None and expires_at <= utcnow():
         raise InvalidInput("the expiry is past", errors={"expires_at": ["In the future."]})
-    user = db.session.get(User, user_id, populate_existing=True)
+    user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id}")
     token = secrets.token_urlsafe(32)
@@ -134,9 +135,7 @@ def create_user(username: str, display_name: str, *, roles: str, group_keys: lis
     Raises:
         Conflict: the username is taken. InvalidInput: an unknown role or group, a weak password.
     """
-    if db.session.scalar(
-        select(User).filter_by(username=username).execution_options(populate_existing=True)
-    ):
+    if db.session.scalar(select(User).filter_by(username=username)):
         raise Conflict(f"user {username!r} exists")
     if password is not None:
         passwords.check_policy(password, hints=(username, display_name))
@@ -211,7 +210,7 @@ def change_password(user_id: int, current: str, new: str, *, actor: Actor) -> No
     Raises:
         InvalidInput: the current password is wrong, or the new one breaks the policy.
     """
-    user = db.session.get(User, user_id, populate_existing=True)
+    user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id}")
     if not passwords.matches(user.password_hash or dummy_hash(), current):
@@ -269,9 +268,7 @@ def _administrators() -> list[User]:
     """Every active user holding a role that administers."""
     keys = [r.key for r in role_rules.known().values()
             if Capability.ADMINISTER in r.capabilities]  # fmt: skip
-    padded = "," + User.roles + ","
-    return list(db.session.scalars(select(User).where(
-        User.is_active.is_(True), or_(*(padded.like(f"%,{key},%") for key in keys)))))  # fmt: skip
+    return list(db.session.scalars(select(User).where(User.is_active.is_(True), holds_role(*keys))))
 
 
 @write_unit
@@ -290,7 +287,7 @@ def change_user(username: str, *, actor: Actor, **changes) -> User:
         raise InvalidInput(f"cannot change {', '.join(unknown)}",
                            errors={name: ["Cannot be changed."] for name in unknown})  # fmt: skip
     user = _user_named(username)
-    values = _checked_user_fields(user, changes)
+    values = _checked_user_fields(changes)
     before = _user_view(user)
     was_admin = user.is_active and role_rules.administers(user)
     if values.get("is_active") is False and actor.user_id == user.id:
@@ -306,11 +303,8 @@ def change_user(username: str, *, actor: Actor, **changes) -> User:
         if before["is_active"] and not after["is_active"]:
             _end_sessions(user.id)
         changed = {k: v for k, v in after.items() if before[k] != v}
-        kind = (
-            AuditKind.USER_DEACTIVATED
-            if changed == {"is_active": False}
-            else (AuditKind.USER_CHANGED)
-        )
+        deactivated = changed == {"is_active": False}
+        kind = AuditKind.USER_DEACTIVATED if deactivated else AuditKind.USER_CHANGED
         append(kind, actor, subject=f"user:{user.id}",
                detail={"username": username, **changed,
                        "were": {k: before[k] for k in changed}})  # fmt: skip
@@ -318,7 +312,7 @@ def change_user(username: str, *, actor: Actor, **changes) -> User:
     return user
 
 
-def _checked_user_fields(user: User, changes: dict) -> dict:
+def _checked_user_fields(changes: dict) -> dict:
     """The column values of the changes, each checked (InvalidInput with every bad field)."""
     values, problems = {}, {}
 
@@ -504,11 +498,8 @@ def delete_role(key: str, *, actor: Actor) -> None:
         NotFound: no such role. Conflict: a built-in role, or users still hold it.
     """
     role = _custom_role(key)
-    padded = "," + User.roles + ","
     holders = list(
-        db.session.scalars(
-            select(User.username).where(padded.like(f"%,{key},%")).order_by(User.username)
-        )
+        db.session.scalars(select(User.username).where(holds_role(key)).order_by(User.username))
     )
     if holders:
         shown = ", ".join(holders[:5]) + (" …" if len(holders) > 5 else "")
@@ -529,7 +520,7 @@ def set_locale(user_id: int, locale: str) -> None:
     """
     if locale not in LANGUAGES:
         raise InvalidInput(f"unsupported language {locale!r}", errors={"lang": ["zh or en."]})
-    user = db.session.get(User, user_id, populate_existing=True)
+    user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id}")
     user.locale = locale
@@ -546,9 +537,7 @@ def seed_demo() -> list[str]:
         db.session.add(groups[key])
     created = []
     for username, display_name, roles, member_of, locale in demo.USERS:
-        if db.session.scalar(
-            select(User).filter_by(username=username).execution_options(populate_existing=True)
-        ):
+        if db.session.scalar(select(User).filter_by(username=username)):
             continue
         user = User(
             username=username,
@@ -585,13 +574,7 @@ def sign_in(username: str, password: str, *, source: str | None, policy: SignInP
     (the answer is the same either way, and costs the same). The password is checked before the
     write lock is taken: hashing is slow on purpose.
     """
-    user = (
-        db.session.scalar(
-            select(User).filter_by(username=username).execution_options(populate_existing=True)
-        )
-        if username
-        else None
-    )
+    user = db.session.scalar(select(User).filter_by(username=username)) if username else None
     stored = user.password_hash if user is not None and user.password_hash else None
     if stored is None and directory is not None:  # no local password: the directory decides
         return _sign_in_directory(username, password, source=source, policy=policy,

@@ -213,3 +213,11 @@ def test_passwords_no_one_can_type_are_refused_not_500(app, as_user, password):
     assert mine.status_code == 422, mine.get_json()
     assert {"current_password", "json"} & set(mine.get_json()["errors"])
     assert user_row(app, "hr") == before
+
+
+def test_the_role_filter_matches_a_role_key_as_written_not_as_a_pattern(app, as_user):
+    admin = as_user("admin")
+    assert admin.get("/api/v1/users?role=%").get_json()["total"] == 0
+    assert admin.get("/api/v1/users?role=_gent").get_json()["total"] == 0
+    agents = admin.get("/api/v1/users?role=agent").get_json()["items"]
+    assert [u["username"] for u in agents] == ["hr_agent", "it_agent"]
