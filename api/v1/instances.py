@@ -107,7 +107,7 @@ def get_instance(args, instance_id):
     that revision (a step done, a job finished, a step claimed), or after `wait` seconds.
     """
     instance = reads.instance_after(
-        current_user(), instance_id, seen_version=args.get("revision"),
+        current_user(), instance_id, seen_revision=args.get("revision"),
         wait_seconds=args["wait"], watching=changes().watching,
     )  # fmt: skip
     return detail(instance)

@@ -50,10 +50,10 @@ def pages(total: int, page_size: int) -> int:
 MAX_WAIT_SECONDS = 30.0  # a long poll holds a web thread: bounded
 
 
-def instance_after(user: User, instance_id: int, *, seen_version: int | None,
+def instance_after(user: User, instance_id: int, *, seen_revision: int | None,
                    wait_seconds: float, watching) -> ProcessInstance:  # fmt: skip
-    """The instance the user may see, once it differs from the version the client has seen,
-    or as it is after `wait_seconds` (at most MAX_WAIT_SECONDS) if nothing changed.
+    """The instance the user may see, once its revision (the row's version) differs from the
+    one the client has seen, or as it is after `wait_seconds` (at most MAX_WAIT_SECONDS).
 
     `watching(instance_id)` is a context manager yielding an event set when the instance
     changes from then on: it is entered before the first read, so no change is missed.
@@ -64,7 +64,7 @@ def instance_after(user: User, instance_id: int, *, seen_version: int | None,
     wait_seconds = min(max(wait_seconds, 0.0), MAX_WAIT_SECONDS)
     with watching(instance_id) as changed:
         instance = access.visible_instance(user, instance_id)
-        if seen_version is None or instance.version != seen_version or wait_seconds == 0:
+        if seen_revision is None or instance.version != seen_revision or wait_seconds == 0:
             return instance
         db.session.rollback()  # the wait holds no snapshot and no connection
         changed.wait(wait_seconds)
@@ -132,9 +132,6 @@ def comments(instance_id: int) -> list[InstanceComment]:
 def instance_data(instance: ProcessInstance) -> dict:
     """Return the request's business data as its last save stored it (a row saved before the
     column existed: from the workflow)."""
-    cached = getattr(instance, "business_data", None)
-    if cached is not None:
-        return cached
     if instance.data_json is not None:
         return instance.data_json
     return runtime.data(store.load_workflow(instance))

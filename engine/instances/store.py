@@ -95,7 +95,7 @@ def save(
     ended = runtime.outcome(workflow) if status is None else None
     rejection = _last_rejection(instance.id) if ended and ended[0] == Outcome.REJECTED else None
     instance.workflow_json = serializer.dumps(workflow)
-    instance.data_json = instance.business_data = json_safe(runtime.data(workflow))
+    instance.data_json = json_safe(runtime.data(workflow))
     instance.status = status or runtime.status_of(workflow)
     if not instance.is_finished and failed_step:
         instance.status = InstanceStatus.ERROR
